@@ -1,0 +1,106 @@
+import Rules
+
+/// Where a line came from.
+public struct SourcePos: Sendable, Hashable {
+    public var source: String
+    public var line: Int
+    public var cursor: String?
+    public init(source: String, line: Int, cursor: String? = nil) { self.source = source; self.line = line; self.cursor = cursor }
+}
+
+public struct Evidence: Sendable {
+    public var source: String
+    public var line: Int
+    public var timestamp: Double?
+    public var text: String
+    public var cursor: String?
+    public var unit: String?
+    var signal: String
+    var seq: Int
+}
+
+/// Insertion-ordered set with a cap: entity lists stay readable and bounded.
+public struct BoundedSet: Sendable, Sequence {
+    public static let cap = 32
+    public private(set) var items: [String] = []
+    public private(set) var dropped = 0
+
+    public init() {}
+    public var isEmpty: Bool { items.isEmpty }
+    public func contains(_ s: String) -> Bool { items.contains(s) }
+    public mutating func insert(_ s: String) {
+        guard !s.isEmpty, !items.contains(s) else { return }
+        if items.count < Self.cap { items.append(s) } else { dropped += 1 }
+    }
+    public mutating func formUnion(_ o: BoundedSet) { for s in o.items { insert(s) } }
+    public func makeIterator() -> IndexingIterator<[String]> { items.makeIterator() }
+}
+
+public struct Entities: Sendable {
+    public var images = BoundedSet()
+    public var digests = BoundedSet()
+    public var pods = BoundedSet()
+    public var podUIDs = BoundedSet()
+    public var containers = BoundedSet()
+    public var sandboxes = BoundedSet()
+    /// Other named captures (host, path, resource...), first value per name kept.
+    public var details: [(String, String)] = []
+
+    public init() {}
+
+    public mutating func formUnion(_ o: Entities) {
+        images.formUnion(o.images); digests.formUnion(o.digests); pods.formUnion(o.pods); podUIDs.formUnion(o.podUIDs)
+        containers.formUnion(o.containers); sandboxes.formUnion(o.sandboxes)
+        for (k, v) in o.details { addDetail(k, v) }
+    }
+
+    public mutating func addDetail(_ k: String, _ v: String) {
+        if details.count < 16, !details.contains(where: { $0.0 == k }) { details.append((k, v)) }
+    }
+
+    func shares(_ o: Entities) -> Bool {
+        images.contains(where: o.images.contains) || pods.contains(where: o.pods.contains)
+            || containers.contains(where: o.containers.contains) || sandboxes.contains(where: o.sandboxes.contains)
+            || podUIDs.contains(where: o.podUIDs.contains)
+    }
+}
+
+/// The root-cause conclusion for one failure, with its evidence.
+public struct Verdict: Sendable {
+    public var rule: String
+    public var title: String
+    public var severity: Severity
+    public var confidence: Confidence
+    public var component: String
+    public var family: String
+    public var rootCause: String
+    public var remediation: String
+    public var references: [String]
+    public var note: String?
+    public var entities: Entities
+    public var versions: [(String, String)]
+    public var count: Int
+    public var firstSeen: Double?
+    public var lastSeen: Double?
+    public var evidence: [Evidence]
+    /// Ids of other verdicts this one absorbed (umbrella symptoms of the same failure).
+    public var absorbed: [String]
+    /// Ids of verdicts named as probable causes of this one.
+    public var related: [String]
+    public var hosts: [String]
+}
+
+public struct ScanStats: Sendable {
+    public var linesRead = 0
+    public var bytesRead = 0
+    /// Lines not read as text: cut at the line-length cap, or holding NUL bytes / invalid UTF-8
+    /// where a rule literal matched.
+    public var unparsedLines = 0
+    public var truncatedLines = 0
+    public var candidateLines = 0
+    public var signals = 0
+    public var evictedGroups = 0
+    public var entriesRead = 0
+    public var sources = 0
+    public init() {}
+}

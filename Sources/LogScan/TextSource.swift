@@ -1,0 +1,158 @@
+import Foundation
+import Rules
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+public struct InputError: Error, CustomStringConvertible, Sendable {
+    public let path: String
+    public let reason: String
+    public init(path: String, reason: String) { self.path = path; self.reason = reason }
+    public var description: String { "\(path): \(reason)" }
+}
+
+/// Reads text logs as bytes in large chunks, runs the literal prefilter over whole chunks and
+/// hands only candidate lines to the engine. Memory: one chunk buffer plus at most one line cap.
+public final class TextScanner {
+    /// Bytes read per read(2).
+    public static let chunkSize = 4 << 20
+    /// Lines longer than this are cut here: the head is scanned, the rest skipped and counted.
+    public static let maxLineBytes = 1 << 20
+
+    public let engine: Engine
+    let prefilter: LiteralPrefilter
+    /// Called after each chunk with the engine, for follow-mode emission; may be nil.
+    public var onChunk: (() -> Void)?
+
+    public init(engine: Engine) {
+        self.engine = engine
+        self.prefilter = LiteralPrefilter(literals: engine.compiled.literals)
+    }
+
+    /// Scans a file (or `-` for stdin). Throws `InputError` for a missing, unreadable or non-regular input.
+    public func scan(path: String) throws {
+        if path == "-" { try scan(fd: 0, name: "<stdin>"); return }
+        var st = stat()
+        guard stat(path, &st) == 0 else { throw InputError(path: path, reason: Self.errnoText(errno)) }
+        if (st.st_mode & S_IFMT) == S_IFDIR { throw InputError(path: path, reason: "is a directory (give the log files inside it)") }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw InputError(path: path, reason: Self.errnoText(errno)) }
+        defer { close(fd) }
+        try scan(fd: fd, name: path)
+    }
+
+    static func errnoText(_ e: Int32) -> String {
+        switch e {
+        case ENOENT: return "no such file"
+        case EACCES, EPERM: return "permission denied (run as a user that can read it, e.g. root or the adm / systemd-journal group)"
+        default: return String(cString: strerror(e))
+        }
+    }
+
+    public func scan(fd: Int32, name: String) throws {
+        engine.stats.sources += 1
+        let cap = Self.chunkSize
+        let buf = UnsafeMutablePointer<UInt8>.allocate(capacity: cap)
+        defer { buf.deallocate() }
+        var len = 0
+        var lineNo = 0          // lines completed before buf[0]
+        var skipping = false    // inside the unread rest of an over-long line
+        while true {
+            let n = read(fd, buf + len, cap - len)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw InputError(path: name, reason: "read failed: \(String(cString: strerror(errno)))")
+            }
+            engine.stats.bytesRead += n
+            if n == 0 {
+                if len > 0 && !skipping {
+                    process(buf, count: len, firstLine: lineNo, name: name, finalPartial: true)
+                    lineNo += 1
+                }
+                break
+            }
+            len += n
+            var start = 0
+            if skipping {
+                if let p = memchr(buf, 0x0A, len) {
+                    let nl = UnsafeMutablePointer(p.assumingMemoryBound(to: UInt8.self)) - buf
+                    start = nl + 1
+                    skipping = false
+                } else {
+                    len = 0
+                    continue
+                }
+            }
+            // complete lines: up to the last newline
+            var lastNL = -1
+            var k = len - 1
+            while k >= start { if buf[k] == 0x0A { lastNL = k; break }; k -= 1 }
+            if lastNL >= start {
+                lineNo += process(buf + start, count: lastNL - start + 1, firstLine: lineNo, name: name, finalPartial: false)
+                let rest = len - (lastNL + 1)
+                if rest > 0 { memmove(buf, buf + lastNL + 1, rest) }
+                len = rest
+            } else {
+                let pending = len - start
+                if start > 0 { memmove(buf, buf + start, pending) }
+                len = pending
+                if len >= Self.maxLineBytes {
+                    // An over-long line: scan its head, skip to its end, count it.
+                    engine.stats.truncatedLines += 1
+                    engine.stats.unparsedLines += 1
+                    process(buf, count: Self.maxLineBytes, firstLine: lineNo, name: name, finalPartial: true)
+                    lineNo += 1
+                    skipping = true
+                    len = 0
+                }
+            }
+            onChunk?()
+        }
+        onChunk?()
+    }
+
+    /// Scans complete lines in `base[0..<count]` (ending in `\n` unless `finalPartial`).
+    /// Returns the number of lines in the block.
+    @discardableResult
+    func process(_ base: UnsafeMutablePointer<UInt8>, count: Int, firstLine: Int, name: String, finalPartial: Bool) -> Int {
+        var counted = 0         // newlines counted so far in this block
+        var countedUpTo = 0
+        let ro = UnsafePointer(base)
+        prefilter.scan(ro, count: count) { s, e, ids in
+            counted += Self.countNewlines(ro + countedUpTo, s - countedUpTo)
+            countedUpTo = s
+            let line = Array(UnsafeBufferPointer(start: ro + s, count: e - s))
+            engine.ingest(line: line, literalIDs: ids, pos: SourcePos(source: name, line: firstLine + counted + 1))
+        }
+        counted += Self.countNewlines(ro + countedUpTo, count - countedUpTo)
+        let lines = finalPartial ? counted + 1 : counted
+        engine.stats.linesRead += lines
+        return lines
+    }
+
+    static func countNewlines(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int {
+        var c = 0, i = 0
+        while i < n {
+            guard let q = memchr(p + i, 0x0A, n - i) else { break }
+            c += 1
+            i = UnsafePointer(q.assumingMemoryBound(to: UInt8.self)) - p + 1
+        }
+        return c
+    }
+}
+
+extension TextScanner {
+    /// Scans an in-memory log (tests, rule scenarios). Lines are not capped here.
+    public func scan(bytes: [UInt8], name: String) {
+        engine.stats.sources += 1
+        engine.stats.bytesRead += bytes.count
+        guard !bytes.isEmpty else { return }
+        var copy = bytes
+        let partial = bytes.last != 0x0A
+        copy.withUnsafeMutableBufferPointer { p in
+            _ = process(p.baseAddress!, count: p.count, firstLine: 0, name: name, finalPartial: partial)
+        }
+    }
+}

@@ -1,0 +1,34 @@
+import ArgumentParser
+import LogScan
+import Rules
+
+/// Which rules run: shared by `scan` and the `rules` subcommands.
+struct RuleOptions: ParsableArguments {
+    @Option(name: .customLong("rules"), help: ArgumentHelp("Directory of extra rules (.yaml); same ids override shipped rules. Repeatable.", valueName: "dir"))
+    var ruleDirs: [String] = []
+
+    @Option(name: .customLong("disable"), help: ArgumentHelp("Rule id to switch off. Repeatable.", valueName: "id"))
+    var disabled: [String] = []
+
+    /// Loads the rules or exits 2 with every problem listed (file, line, rule id).
+    func catalog() -> RuleCatalog {
+        do {
+            return try RuleCatalog.load(userDirs: ruleDirs, disabled: disabled)
+        } catch let e as RuleErrors {
+            fail(e.description)
+        } catch {
+            fail("\(error)")
+        }
+    }
+}
+
+extension Severity: ExpressibleByArgument {
+    public init?(argument: String) { self.init(name: argument) }
+    public static var allValueStrings: [String] { Severity.allCases.map(\.description) }
+}
+
+extension OutputFormat: ExpressibleByArgument {}
+
+enum ColorChoice: String, ExpressibleByArgument, CaseIterable {
+    case auto, always, never
+}

@@ -1,0 +1,61 @@
+import ArgumentParser
+import Foundation
+import LogScan
+import Rules
+
+struct Scan: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Scan logs and print root-cause verdicts (the default command).",
+        discussion: """
+        Reads files, or stdin when no file (or `-`) is given: journalctl output (short, \
+        short-iso, short-precise, short-full, json), containerd logfmt, klog, kubelet JSON, \
+        syslog, the CRI container log format, kubectl events and crictl output, mixed freely.
+
+          journalctl -u containerd -u kubelet --since -2h | logscan
+          logscan --format json node-bundle/*.log
+        """
+    )
+
+    @Argument(help: ArgumentHelp("Log files; '-' or nothing reads stdin.", valueName: "file"))
+    var files: [String] = []
+
+    @Option(help: "Output format: text, json (one document) or jsonl (one verdict per line).")
+    var format: OutputFormat = .text
+
+    @Option(name: .customLong("fail-on"), help: "Exit 1 when a verdict is at least this severe (info, warning, error, critical).")
+    var failOn: Severity = .error
+
+    @Option(help: "Colour in text output: auto (on a terminal, unless NO_COLOR is set), always, never.")
+    var color: ColorChoice = .auto
+
+    @OptionGroup var ruleOptions: RuleOptions
+
+    func run() throws {
+        let catalog = ruleOptions.catalog()
+        let engine = Engine(rules: catalog.rules)
+        let scanner = TextScanner(engine: engine)
+        let inputs = files.isEmpty ? ["-"] : files
+        var errors: [String] = []
+        for path in inputs {
+            do { try scanner.scan(path: path) } catch let e as InputError { errors.append(e.description) }
+        }
+        if !errors.isEmpty {
+            // A missing or unreadable input is never skipped silently: report all, exit 2.
+            fail(errors.joined(separator: "\nlogscan: "))
+        }
+        let verdicts = engine.verdicts()
+        switch format {
+        case .json: Output.out(Renderer.json(verdicts, stats: engine.stats))
+        case .jsonl: Output.out(Renderer.jsonl(verdicts))
+        case .text:
+            let useColor: Bool
+            switch color {
+            case .always: useColor = true
+            case .never: useColor = false
+            case .auto: useColor = Output.stdoutIsTerminal && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
+            }
+            Output.out(Renderer.text(verdicts, stats: engine.stats, color: useColor))
+        }
+        if verdicts.contains(where: { $0.severity >= failOn }) { throw ExitCode(1) }
+    }
+}
