@@ -40,6 +40,8 @@ let package = Package(
         ),
         .testTarget(name: "RulesTests", dependencies: ["Rules"]),
         .testTarget(name: "LogScanTests", dependencies: ["LogScan", "Rules"]),
+        // End-to-end tests run the built binary, so they depend on the executable target.
+        .testTarget(name: "CLITests", dependencies: ["LogScanCLI"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -47,6 +47,8 @@ public final class Engine {
 
     private var groups: [String: Group] = [:]   // "rule\u{0}key"
     private var seq = 0
+    /// Numbers ingested lines, so one line counts once per group however many signals it hits.
+    private var lineSeq = 0
     private var yearHint = CivilTime.currentYear
     private var lastTimestamp: Double?
 
@@ -72,6 +74,8 @@ public final class Engine {
         var entities = Entities()
         var hosts = BoundedSet()
         var lastSeq = 0
+        /// Line that last counted toward `count`: several signals of one rule on one line are one event.
+        var lastLine = -1
         init(rule: Int, key: String, signals: Int) {
             self.rule = rule; self.key = key
             counts = Array(repeating: 0, count: signals); ambiguousCounts = counts
@@ -116,6 +120,7 @@ public final class Engine {
     public func ingest(line: [UInt8], literalIDs: [Int32], pos: SourcePos) {
         stats.candidateLines += 1
         var bytes = line
+        while bytes.last == 0x0D { bytes.removeLast() }
         if bytes.count > Self.maxRegexInput { bytes = Array(bytes[0..<Self.maxRegexInput]) }
         if bytes.contains(0) {
             // NUL bytes: keep the text around them (binary junk in a log line must not hide its error)
@@ -128,6 +133,7 @@ public final class Engine {
 
     /// A parsed entry (journal or text). `rawText` is what evidence shows.
     public func ingest(entry: LogEntry, rawText: String, literalIDs: [Int32], pos: SourcePos) {
+        lineSeq += 1
         if let t = entry.timestamp {
             lastTimestamp = t
             if entry.format != .journalShort { yearHint = CivilTime.components(t).year }
@@ -237,7 +243,9 @@ public final class Engine {
             }
             g.counts[ref.signal] += 1
             if ambiguous { g.ambiguousCounts[ref.signal] += 1 }
-            if !sig.context { g.count += 1 }
+            let firstOnLine = g.lastLine != lineSeq
+            g.lastLine = lineSeq
+            if !sig.context && firstOnLine { g.count += 1 }
             if let t = entry.timestamp {
                 g.firstSeen = min(g.firstSeen ?? t, t)
                 g.lastSeen = max(g.lastSeen ?? t, t)
@@ -247,6 +255,7 @@ public final class Engine {
             g.entities.formUnion(gEnts)
             if let h = entry.host { g.hosts.insert(h) }
             g.lastSeq = seq
+            guard firstOnLine else { continue }
             addEvidence(g, Evidence(source: pos.source, line: pos.line, timestamp: entry.timestamp,
                                     text: String(rawText.utf8.count > Self.maxEvidenceBytes ? String(decoding: Array(rawText.utf8.prefix(Self.maxEvidenceBytes)), as: UTF8.self) + "…" : rawText),
                                     cursor: pos.cursor, unit: entry.unit, signal: sig.name, seq: seq))
@@ -445,8 +454,8 @@ public final class Engine {
         if let l = o.lastSeen { v.lastSeen = max(v.lastSeen ?? l, l) }
         v.count += o.count
         let all = (v.evidence + o.evidence).sorted { $0.seq < $1.seq }
-        var seen = Set<Int>()
-        let uniq = all.filter { seen.insert($0.seq).inserted }
+        var seen = Set<SourcePos>()
+        let uniq = all.filter { seen.insert(SourcePos(source: $0.source, line: $0.line)).inserted }
         v.evidence = uniq.count > Self.evidenceHead + Self.evidenceTail
             ? Array(uniq.prefix(Self.evidenceHead)) + Array(uniq.suffix(Self.evidenceTail)) : uniq
         if !v.absorbed.contains(o.rule) { v.absorbed.append(o.rule) }

@@ -102,7 +102,7 @@ public final class TextScanner {
                     // An over-long line: scan its head, skip to its end, count it.
                     engine.stats.truncatedLines += 1
                     engine.stats.unparsedLines += 1
-                    process(buf, count: Self.maxLineBytes, firstLine: lineNo, name: name, finalPartial: true)
+                    process(buf, count: Self.maxLineBytes - 1, firstLine: lineNo, name: name, finalPartial: true)
                     lineNo += 1
                     skipping = true
                     len = 0
@@ -114,33 +114,45 @@ public final class TextScanner {
     }
 
     /// Scans complete lines in `base[0..<count]` (ending in `\n` unless `finalPartial`).
-    /// Returns the number of lines in the block.
+    /// Returns the number of lines in the block. Lines over `maxLineBytes` are cut to it.
     @discardableResult
     func process(_ base: UnsafeMutablePointer<UInt8>, count: Int, firstLine: Int, name: String, finalPartial: Bool) -> Int {
-        var counted = 0         // newlines counted so far in this block
-        var countedUpTo = 0
+        var counter = NewlineCounter()
         let ro = UnsafePointer(base)
         prefilter.scan(ro, count: count) { s, e, ids in
-            counted += Self.countNewlines(ro + countedUpTo, s - countedUpTo)
-            countedUpTo = s
-            let line = Array(UnsafeBufferPointer(start: ro + s, count: e - s))
-            engine.ingest(line: line, literalIDs: ids, pos: SourcePos(source: name, line: firstLine + counted + 1))
+            counter.advance(ro, to: s)
+            let end = min(e, s + Self.maxLineBytes)
+            let line = Array(UnsafeBufferPointer(start: ro + s, count: end - s))
+            engine.ingest(line: line, literalIDs: ids, pos: SourcePos(source: name, line: firstLine + counter.newlines + 1))
         }
-        counted += Self.countNewlines(ro + countedUpTo, count - countedUpTo)
-        let lines = finalPartial ? counted + 1 : counted
+        counter.advance(ro, to: count)
+        if finalPartial && count - counter.lastLineStart > Self.maxLineBytes { counter.longLines += 1 }
+        engine.stats.truncatedLines += counter.longLines
+        engine.stats.unparsedLines += counter.longLines
+        let lines = finalPartial ? counter.newlines + 1 : counter.newlines
         engine.stats.linesRead += lines
         return lines
     }
 
-    static func countNewlines(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int {
-        var c = 0, i = 0
-        while i < n {
-            guard let q = memchr(p + i, 0x0A, n - i) else { break }
-            c += 1
-            i = UnsafePointer(q.assumingMemoryBound(to: UInt8.self)) - p + 1
+    /// Counts newlines with memchr, noticing lines longer than the cap on the way.
+    struct NewlineCounter {
+        var newlines = 0
+        var position = 0
+        var lastLineStart = 0
+        var longLines = 0
+
+        mutating func advance(_ p: UnsafePointer<UInt8>, to end: Int) {
+            while position < end {
+                guard let q = memchr(p + position, 0x0A, end - position) else { position = end; return }
+                let nl = UnsafePointer(q.assumingMemoryBound(to: UInt8.self)) - p
+                if nl - lastLineStart > TextScanner.maxLineBytes { longLines += 1 }
+                newlines += 1
+                position = nl + 1
+                lastLineStart = position
+            }
         }
-        return c
     }
+
 }
 
 extension TextScanner {

@@ -2,6 +2,205 @@
 
 public enum ShippedRules {
     public static let files: [(name: String, yaml: String)] = [
+        ("benign-cadvisor-crio-probe.yaml", #"""
+id: benign-cadvisor-crio-probe
+title: cAdvisor probing for CRI-O on a node that does not run it
+severity: info
+component: kubelet
+family: benign
+groupBy: node
+signals:
+  - name: crio-not-connected
+    literals: ["CRI-O not connected"]
+    regex: 'CRI-O not connected(?:.*?dial unix (?<endpoint>\S*?crio.sock))?'
+  - name: crio-factory-failed
+    literals: ["Registration of the crio container factory failed"]
+    regex: 'Registration of the crio container factory failed(?:.*?dial unix (?<endpoint>\S*?crio.sock))?'
+rootCause: |
+  kubelet's embedded cAdvisor tries every container runtime it knows when it starts
+  (containerd, CRI-O, Docker, systemd, raw cgroups). On a containerd node /var/run/crio/crio.sock
+  does not exist, so it logs "CRI-O not connected: ... dial unix /var/run/crio/crio.sock: connect:
+  no such file or directory" and "Registration of the crio container factory failed" at info
+  level, then registers the containerd factory. This says nothing about the health of
+  containerd; it is not a runtime outage.
+remediation: |
+  Nothing to do. Confirm the real runtime registered: look for "Registration of the containerd
+  container factory successfully" and "Container runtime initialized" in the same start-up.
+references:
+  - https://github.com/google/cadvisor/blob/master/container/crio/plugin.go
+examples:
+  match:
+    - 'Feb 21 06:12:40 cp-node-b1 kubelet[7211]: I0221 06:12:40.118203    7211 plugin.go:41] CRI-O not connected: Get "http://%2Fvar%2Frun%2Fcrio%2Fcrio.sock/info": dial unix /var/run/crio/crio.sock: connect: no such file or directory'
+    - 'Feb 21 06:12:40 cp-node-b1 kubelet[7211]: I0221 06:12:40.131022    7211 factory.go:219] Registration of the crio container factory failed: Get "http://%2Fvar%2Frun%2Fcrio%2Fcrio.sock/info": dial unix /var/run/crio/crio.sock: connect: no such file or directory'
+    - '{"ts":1740118360131.02,"caller":"container/factory.go:219","msg":"Registration of the crio container factory failed: Get \"http://%2Fvar%2Frun%2Fcrio%2Fcrio.sock/info\": dial unix /var/run/crio/crio.sock: connect: no such file or directory"}'
+  noMatch:
+    - 'Feb 21 06:12:40 cp-node-b1 kubelet[7211]: I0221 06:12:40.134900    7211 factory.go:221] Registration of the containerd container factory successfully'
+    - 'Feb 21 06:12:52 cp-node-b1 kubelet[7211]: E0221 06:12:52.604913    7211 remote_runtime.go:633] "ListPodSandbox with filter from runtime service failed" err="rpc error: code = Unavailable desc = connection error: desc = \"transport: Error while dialing dial unix /run/containerd/containerd.sock: connect: connection refused\""'
+"""#),
+        ("benign-container-not-found-race.yaml", #"""
+id: benign-container-not-found-race
+title: Status or stats request for a container that was just removed (NotFound race)
+severity: info
+component: kubelet
+family: benign
+groupBy: node
+signals:
+  - name: container-status-not-found
+    literals: ["an error occurred when try to find container"]
+    regex: 'an error occurred when try to find container "(?<container>[0-9a-f]{64})": not found'
+  - name: cadvisor-stale-cgroup
+    literals: ["Failed to create existing container"]
+    regex: 'Failed to create existing container: (?<cgroup>\S+?): task (?<container>[0-9a-f]{64}) not found'
+  - name: cadvisor-partial-failure
+    literals: ["Partial failure issuing cadvisor.ContainerInfoV2"]
+    regex: 'Partial failure issuing cadvisor.ContainerInfoV2(?:.*?cri-containerd-(?<container>[0-9a-f]{64}).scope)?'
+rootCause: |
+  kubelet's container garbage collector, status manager and cAdvisor stats run concurrently
+  with container removal. When kubelet asks containerd about a container that was removed a
+  moment earlier, containerd answers NotFound ("ContainerStatus from runtime service failed"
+  err="rpc error: code = NotFound desc = an error occurred when try to find container
+  \"<id>\": not found", or "DeleteContainer returned error"); cAdvisor reports a cgroup it
+  saw for a container whose task is already gone ("Failed to create existing container: <cgroup>:
+  task <id> not found") or a partial stats failure for the removed scope. These are logged at
+  error level but are harmless races after a pod or container is deleted.
+remediation: |
+  Nothing to do when the id belongs to a container that was just removed (look for
+  "RemoveContainer" / "ContainerDied" for the same id shortly before). Investigate only if
+  NotFound errors name containers that should be running, or repeat for the same id for many
+  minutes.
+references:
+  - https://github.com/kubernetes/kubernetes/issues/110181
+examples:
+  match:
+    - 'Nov 04 19:22:07 wk-ber-3 kubelet[6120]: E1104 19:22:07.044004    6120 remote_runtime.go:432] "ContainerStatus from runtime service failed" err="rpc error: code = NotFound desc = an error occurred when try to find container \"dce2fa0cf0dbef3acd5d679072542df5d3e55074e2117d9bd7423edc8a1abdad\": not found" containerID="dce2fa0cf0dbef3acd5d679072542df5d3e55074e2117d9bd7423edc8a1abdad"'
+    - 'Nov 04 19:22:07 wk-ber-3 kubelet[6120]: I1104 19:22:07.045002    6120 pod_container_deletor.go:53] "DeleteContainer returned error" containerID={"Type":"containerd","ID":"dce2fa0cf0dbef3acd5d679072542df5d3e55074e2117d9bd7423edc8a1abdad"} err="failed to get container status \"dce2fa0cf0dbef3acd5d679072542df5d3e55074e2117d9bd7423edc8a1abdad\": rpc error: code = NotFound desc = an error occurred when try to find container \"dce2fa0cf0dbef3acd5d679072542df5d3e55074e2117d9bd7423edc8a1abdad\": not found"'
+    - '10.42.9.3: {"ts":1750210248810.0373,"caller":"manager/manager.go:1116","msg":"Failed to create existing container: /kubepods/burstable/pode46c4f33-0bb0-4c35-9a22-d8e0a0b1c1f2/4b99beece9d77917edd97e7f530b42a8961de140e0f1f48df26d2227b8461087: task 4b99beece9d77917edd97e7f530b42a8961de140e0f1f48df26d2227b8461087 not found: not found"}'
+    - 'Nov 04 19:22:07 wk-ber-3 kubelet[6120]: E1104 19:22:07.798000    6120 cadvisor_stats_provider.go:444] "Partial failure issuing cadvisor.ContainerInfoV2" err="partial failures: [\"/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod2f7c1e9a_4d1b_4f1e_9a55_0c6a2b7d9e11.slice/cri-containerd-dce2fa0cf0dbef3acd5d679072542df5d3e55074e2117d9bd7423edc8a1abdad.scope\": containerDataToContainerInfo: unable to find data in memory cache]"'
+    - 'Nov 04 19:22:07 wk-ber-3 containerd[811]: time="2024-11-04T19:22:07.043512200Z" level=error msg="ContainerStatus for \"dce2fa0cf0dbef3acd5d679072542df5d3e55074e2117d9bd7423edc8a1abdad\" failed" error="rpc error: code = NotFound desc = an error occurred when try to find container \"dce2fa0cf0dbef3acd5d679072542df5d3e55074e2117d9bd7423edc8a1abdad\": not found"'
+  noMatch:
+    - 'Nov 04 19:22:10 wk-ber-3 kubelet[6120]: E1104 19:22:10.118224    6120 remote_runtime.go:343] "StartContainer from runtime service failed" err="rpc error: code = Unknown desc = failed to create containerd task: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: \"/app/server\": stat /app/server: no such file or directory: unknown" containerID="6e5311141fc121334f412ebffdfdc214cd7ae400492b71cbfad613ddb0abeabe"'
+    - 'Nov 04 19:22:12 wk-ber-3 containerd[811]: time="2024-11-04T19:22:12.501001120Z" level=error msg="PullImage \"docker.io/library/nginx:1.99\" failed" error="failed to pull and unpack image \"docker.io/library/nginx:1.99\": failed to resolve reference \"docker.io/library/nginx:1.99\": docker.io/library/nginx:1.99: not found"'
+"""#),
+        ("benign-crictl-default-endpoint.yaml", #"""
+id: benign-crictl-default-endpoint
+title: crictl without a configured endpoint probing the removed dockershim socket
+severity: info
+component: crictl
+family: benign
+groupBy: node
+signals:
+  - name: default-endpoints-warning
+    literals: ["connect using default endpoints"]
+    regex: '(?<kind>runtime|image) connect using default endpoints'
+  - name: dockershim-probe
+    literals: ["dockershim.sock"]
+    regex: '^(?!.*failed to run Kubelet)(?:.*?)(?:for endpoint "|connect endpoint ''|dial unix:?\s?)(?:unix://)?(?<endpoint>/?(?:var/)?run/dockershim.sock)'
+rootCause: |
+  crictl was run without /etc/crictl.yaml and without --runtime-endpoint. It then tries its
+  default endpoint list in order, starting with unix:///var/run/dockershim.sock (removed with
+  Kubernetes 1.24), and prints "runtime connect using default endpoints: [...]. As the default
+  settings are now deprecated, you should set the endpoint instead." plus an error for the
+  missing dockershim socket, before it falls through to containerd's socket and works. The
+  errors concern crictl's probing only, not the node's runtime.
+remediation: |
+  Configure crictl once so it goes straight to containerd:
+  `crictl config --set runtime-endpoint=unix:///run/containerd/containerd.sock --set image-endpoint=unix:///run/containerd/containerd.sock`
+  (writes /etc/crictl.yaml; k3s: unix:///run/k3s/containerd/containerd.sock). If crictl
+  fails against the containerd socket as well, that is a real runtime problem.
+references:
+  - https://github.com/kubernetes-sigs/cri-tools/blob/master/docs/crictl.md
+examples:
+  match:
+    - '    WARN[0000] runtime connect using default endpoints: [unix:///var/run/dockershim.sock unix:///run/containerd/containerd.sock unix:///run/crio/crio.sock unix:///var/run/cri-dockerd.sock]. As the default settings are now deprecated, you should set the endpoint instead. '
+    - 'ERRO[0000] validate service connection: validate CRI v1 image API for endpoint "unix:///var/run/dockershim.sock": rpc error: code = Unavailable desc = connection error: desc = "transport: Error while dialing: dial unix /var/run/dockershim.sock: connect: no such file or directory" '
+    - 'ERRO[0002] connect endpoint ''unix:///var/run/dockershim.sock'', make sure you are running as root and the endpoint has been started: context deadline exceeded '
+    - 'WARN[0000] image connect using default endpoints: [unix:///var/run/dockershim.sock unix:///run/containerd/containerd.sock unix:///run/crio/crio.sock unix:///var/run/cri-dockerd.sock]. As the default settings are now deprecated, you should set the endpoint instead.'
+  noMatch:
+    - 'May 11 14:20:07 wk-upg-2 kubelet[990]: E0511 14:20:07.102230     990 run.go:74] "command failed" err="failed to run Kubelet: validate service connection: validate CRI v1 runtime API for endpoint \"unix:///var/run/dockershim.sock\": rpc error: code = Unavailable desc = connection error: desc = \"transport: Error while dialing: dial unix /var/run/dockershim.sock: connect: no such file or directory\""'
+    - 'FATA[0000] validate service connection: validate CRI v1 runtime API for endpoint "unix:///run/containerd/containerd.sock": rpc error: code = Unavailable desc = connection error: desc = "transport: Error while dialing: dial unix /run/containerd/containerd.sock: connect: connection refused"'
+"""#),
+        ("benign-pleg-startup.yaml", #"""
+id: benign-pleg-startup
+title: PLEG and runtime status not ready yet right after kubelet start
+severity: info
+component: kubelet
+family: benign
+groupBy: node
+signals:
+  - name: pleg-not-yet-successful
+    literals: ["pleg has yet to be successful"]
+    regex: 'pleg has yet to be successful'
+  - name: runtime-status-pending
+    literals: ["container runtime status check may not have completed yet"]
+    regex: 'container runtime status check may not have completed yet'
+rootCause: |
+  In the first seconds after "Starting kubelet main sync loop", kubelet skips pod
+  synchronization until its first PLEG relist and its first runtime status check have run:
+  "Skipping pod synchronization" err="[container runtime status check may not have completed
+  yet, PLEG is not healthy: pleg has yet to be successful]". This is expected start-up noise.
+  It becomes a problem only if it persists beyond the PLEG threshold (3 minutes) or is followed
+  by "pleg was last seen active ... ago; threshold is ..." (pleg-not-healthy) or CRI errors.
+remediation: |
+  Nothing to do if the messages stop within a few seconds of kubelet start. If they keep
+  repeating for minutes, check the runtime: `crictl info`, `systemctl status containerd`, and
+  the CRI errors kubelet logs around them.
+references:
+  - https://github.com/kubernetes/kubernetes/issues/45419
+examples:
+  match:
+    - 'Apr 02 09:12:44 wk-fra-09 kubelet[4410]: E0402 09:12:44.120032    4410 kubelet.go:2373] "Skipping pod synchronization" err="[container runtime status check may not have completed yet, PLEG is not healthy: pleg has yet to be successful]"'
+    - '10.42.9.3: {"ts":1750210245967.4501,"caller":"kubelet/kubelet.go:2406","msg":"Skipping pod synchronization","err":"container runtime status check may not have completed yet","errCauses":[{"error":"container runtime status check may not have completed yet"}]}'
+    - 'E0919 14:02:11.071120    1204 kubelet.go:1846] skipping pod synchronization - [container runtime status check may not have completed yet PLEG is not healthy: pleg has yet to be successful]'
+  noMatch:
+    - 'Apr 02 11:47:05 wk-fra-09 kubelet[4410]: E0402 11:47:05.902771    4410 kubelet.go:2373] "Skipping pod synchronization" err="PLEG is not healthy: pleg was last seen active 3m4.460387s ago; threshold is 3m0s"'
+    - 'Apr 02 09:12:43 wk-fra-09 kubelet[4410]: I0402 09:12:43.900012    4410 kubelet.go:2337] "Starting kubelet main sync loop"'
+"""#),
+        ("benign-shim-cleanup.yaml", #"""
+id: benign-shim-cleanup
+title: Normal shim shutdown and cleanup after a task exits
+severity: info
+component: containerd
+family: benign
+groupBy: node
+signals:
+  - name: shim-disconnected
+    literals: ["shim disconnected"]
+    regex: '(?<!after )shim disconnected"?(?:.*?\bid=(?<container>[0-9a-f]{64}))?'
+  - name: cleanup-after-disconnect
+    literals: ["cleaning up after shim disconnected"]
+    regex: 'cleaning up after shim disconnected"?(?:.*?\bid=(?<container>[0-9a-f]{64}))?'
+  - name: cleaning-dead-shim
+    literals: ["cleaning up dead shim"]
+    regex: 'cleaning up dead shim'
+  - name: cleanup-warnings
+    literals: ["cleanup warnings"]
+    regex: 'msg="cleanup warnings '
+rootCause: |
+  containerd logs these lines at the end of every task, on healthy 1.6, 1.7 and 2.x nodes:
+  the shim process exits once its container (or the sandbox's pause container) has stopped,
+  containerd notices the closed connection ("shim disconnected", info), runs the shim's cleanup
+  ("cleaning up after shim disconnected" and "cleaning up dead shim", logged at warning/info
+  level) and may relay the shim's own stderr as "cleanup warnings ... starting signal loop".
+  On their own they mean only that a container stopped. A dead shim is a problem only together
+  with "failed to delete dead shim", "ttrpc: closed" or "failed to start shim" (see
+  shim-ttrpc-closed), or with tasks exiting that should not have.
+remediation: |
+  Nothing to do. To see why a container stopped, follow its id to the TaskExit event
+  (`exit_status`) and kubelet's ContainerDied / restart lines; check `kubectl describe pod` for
+  the last state and exit code.
+references:
+  - https://github.com/containerd/containerd/blob/main/core/runtime/v2/shim.go
+examples:
+  match:
+    - 'Jan 20 23:41:09 edge-pool-c-07 containerd[1291]: time="2025-01-20T23:41:09.882431766Z" level=info msg="shim disconnected" id=a1f76127f153f66eebcb7080df8836f3164299d8f9e9d7d24ace07ca8bbc3374 namespace=k8s.io'
+    - 'Jan 20 23:41:09 edge-pool-c-07 containerd[1291]: time="2025-01-20T23:41:09.882470514Z" level=warning msg="cleaning up after shim disconnected" id=a1f76127f153f66eebcb7080df8836f3164299d8f9e9d7d24ace07ca8bbc3374 namespace=k8s.io'
+    - 'Jan 20 23:41:09 edge-pool-c-07 containerd[1291]: time="2025-01-20T23:41:09.882496043Z" level=info msg="cleaning up dead shim" namespace=k8s.io'
+    - 'Jan 20 23:41:09 edge-pool-c-07 containerd[1291]: time="2025-01-20T23:41:09.893177201Z" level=warning msg="cleanup warnings time=\"2025-01-20T23:41:09Z\" level=info msg=\"starting signal loop\" namespace=k8s.io pid=40977 runtime=io.containerd.runc.v2\n"'
+    - 'INFO[2022-06-14T10:02:33.118203115+08:00] shim disconnected                             id=67c514ea2a0bd3646c287da2d8b1d8407aba97c78003d2e8dbc4183e9ece2e55'
+  noMatch:
+    - 'Jan 20 23:41:10 edge-pool-c-07 containerd[1291]: time="2025-01-20T23:41:10.004112001Z" level=warning msg="failed to clean up after shim disconnected" error="io.containerd.runc.v2: remove /run/containerd/s/9c1d: no such file or directory" id=a1f76127f153f66eebcb7080df8836f3164299d8f9e9d7d24ace07ca8bbc3374 namespace=k8s.io'
+    - 'Jan 20 23:41:10 edge-pool-c-07 containerd[1291]: time="2025-01-20T23:41:10.014227815Z" level=error msg="failed to delete dead shim" error="ttrpc: closed: unknown" id=a1f76127f153f66eebcb7080df8836f3164299d8f9e9d7d24ace07ca8bbc3374'
+"""#),
         ("cni-flannel-subnet-env-missing.yaml", #"""
 id: cni-flannel-subnet-env-missing
 title: flannel CNI cannot read /run/flannel/subnet.env (flanneld not running on the node)
@@ -65,6 +264,75 @@ examples:
         Sep 30 21:14:06 cp-01 containerd[880]: time="2026-09-30T21:14:06.575880411Z" level=error msg="RunPodSandbox for &PodSandboxMetadata{Name:coredns-5dd5756b68-p4k8d,Uid:f8fdf15b-0c2a-47ea-8f6a-b1451dde0af5,Namespace:kube-system,Attempt:0,} failed, error" error="failed to setup network for sandbox \"746763da1069e39e518612609f1e6fc140090c9e1054258c8edff0e03b61f7a3\": plugin type=\"flannel\" failed (add): loadFlannelSubnetEnv failed: open /run/flannel/subnet.env: no such file or directory"
         Sep 30 21:14:06 cp-01 kubelet[3310]: E0930 21:14:06.577213    3310 kuberuntime_sandbox.go:72] "Failed to create sandbox for pod" err="rpc error: code = Unknown desc = failed to setup network for sandbox \"746763da1069e39e518612609f1e6fc140090c9e1054258c8edff0e03b61f7a3\": plugin type=\"flannel\" failed (add): loadFlannelSubnetEnv failed: open /run/flannel/subnet.env: no such file or directory" pod="kube-system/coredns-5dd5756b68-p4k8d"
       expect: [cni-flannel-subnet-env-missing]
+      forbid: [cni-plugin-add-failed]
+"""#),
+        ("cni-ipam-exhausted.yaml", #"""
+id: cni-ipam-exhausted
+title: The node's pod IP range is exhausted (host-local IPAM has no free address)
+severity: error
+component: cni
+family: sandbox
+groupBy: pod
+signals:
+  - name: range-exhausted
+    # host-local: failed to allocate for range 0: no IP addresses available in range set: 10.60.28.1-10.60.28.254
+    # containerd >= 1.6 adds: plugin type="bridge" failed (add): ...; containerd <= 1.5 / 1.2 shows the bare tail
+    # host-local before CNI 0.6 (2017): no IP addresses available in network: <name>
+    literals: ["no IP addresses available in"]
+    regex: '(?=(?:.*?(?:PodSandboxMetadata\{Name:|\bpod="|"pod":\{"name":")(?<pod>[^,"\s_(]+)(?:(?:,Uid:(?<podUID>[0-9a-f-]+),Namespace:|","namespace":")(?<podNamespace>[^,}"\s]+))?)?)(?=(?:.*?(?:for sandbox|sandbox container)\s*"(?<sandbox>[0-9a-f]{64})")?)(?=(?:.*?plugin type="(?<plugin>[^"]+)")?).*?no IP addresses available in (?:range set:?\s*(?<range>[0-9a-fA-F.:/]+-[0-9a-fA-F.:/]+)?|network:?\s*(?<network>[^\s"]+)?)'
+  - name: requested-ip-unavailable
+    # host-local with a specific address requested (ips capability / static IP annotation)
+    literals: ["is not available in range set"]
+    regex: '(?=(?:.*?(?:PodSandboxMetadata\{Name:|\bpod="|"pod":\{"name":")(?<pod>[^,"\s_(]+)(?:(?:,Uid:(?<podUID>[0-9a-f-]+),Namespace:|","namespace":")(?<podNamespace>[^,}"\s]+))?)?)(?=(?:.*?(?:for sandbox|sandbox container)\s*"(?<sandbox>[0-9a-f]{64})")?).*?requested IP address (?<ip>\S+) is not available in range set\s*(?<range>[0-9a-fA-F.:/]+-[0-9a-fA-F.:/]+)?'
+outcomes:
+  - when: [range-exhausted]
+    severity: error
+    confidence: high
+  - when: [requested-ip-unavailable]
+    severity: error
+    confidence: medium
+    note: A specific address was requested and is already reserved on this node; usually a leaked reservation of a deleted sandbox, not a full range.
+supersedes: [cni-plugin-add-failed]
+related: [cni-teardown-failed]
+rootCause: |
+  The host-local IPAM plugin keeps one reservation file per allocated address under
+  /var/lib/cni/networks/<network-name>/ and found no free address in the node's range (the
+  range is shown with this verdict, e.g. 10.60.28.1-10.60.28.254). Every new sandbox on the
+  node then fails at CNI ADD, so pods stay ContainerCreating with FailedCreatePodSandBox.
+  Usually the addresses are not really in use: reservations leaked from sandboxes whose CNI DEL
+  never ran (containerd or node crash, teardown failures such as cni-teardown-failed,
+  force-deleted pods), so the directory holds files for container IDs that no longer exist.
+  Less often the node really runs more pods than the range holds (maxPods larger than the
+  node's podCIDR allows, e.g. 110 pods on a /25, or many short-lived Job pods in flight).
+remediation: |
+  1. Compare reservations with live sandboxes:
+     `ls /var/lib/cni/networks/<net>/ | wc -l` versus `crictl pods -q | wc -l`; list stale ones with
+     `for f in /var/lib/cni/networks/<net>/[0-9]*; do id=$(head -1 "$f"); crictl inspectp "$id" >/dev/null 2>&1 || echo "$f $id"; done`.
+  2. Remove the stale reservation files (only those whose container ID no longer exists), or
+     drain the node and clear the directory before restarting the CNI agent.
+  3. Fix what leaks them: the CNI DEL failures (look for "failed to destroy network for
+     sandbox"), and upgrade the CNI plugins/containerd if DEL is skipped after restarts.
+  4. Size the range: keep kubelet `maxPods` below the usable addresses of the node's podCIDR
+     (`kubectl get node <node> -o jsonpath='{.spec.podCIDR}'`), or give nodes a larger
+     `--node-cidr-mask-size`.
+references:
+  - https://github.com/containernetworking/plugins/tree/main/plugins/ipam/host-local
+  - https://github.com/k3s-io/k3s/issues/5885
+examples:
+  match:
+    - 'Warning  FailedCreatePodSandBox  3m (x88 over 22m)  kubelet, gke-pool-1-9a7c  (combined from similar events): Failed create pod sandbox: rpc error: code = Unknown desc = failed to setup network for sandbox "4763bedad848ed4ff50b62d6eb0e836da7d3a62fc8863c5495e7c97735bdf10c": failed to allocate for range 0: no IP addresses available in range set: 10.20.4.1-10.20.4.254'
+    - 'Dec 01 14:20:31 wk-b2 containerd[655]: time="2026-12-01T14:20:31.772019Z" level=error msg="RunPodSandbox for &PodSandboxMetadata{Name:batch-worker-28391-x7k2c,Uid:cb6e601d-1505-4d16-b01f-829f6460f679,Namespace:batch,Attempt:0,} failed, error" error="failed to setup network for sandbox \"f98b31c6c7a2167779c559c48d1abf4efa39d2b9d5054b9f40ffa7d59f0672a4\": plugin type=\"bridge\" name=\"cbr0\" failed (add): failed to allocate for range 0: no IP addresses available in range set: 10.244.3.1-10.244.3.254"'
+    - 'Dec 01 14:20:31 wk-b2 kubelet[1049]: E1201 14:20:31.773150    1049 kuberuntime_sandbox.go:72] "Failed to create sandbox for pod" err="rpc error: code = Unknown desc = failed to setup network for sandbox \"f98b31c6c7a2167779c559c48d1abf4efa39d2b9d5054b9f40ffa7d59f0672a4\": plugin type=\"bridge\" name=\"cbr0\" failed (add): failed to allocate for range 0: no IP addresses available in range set: 10.244.3.1-10.244.3.254" pod="batch/batch-worker-28391-x7k2c"'
+    - 'Dec 01 14:25:02 wk-b2 containerd[655]: time="2026-12-01T14:25:02.101913Z" level=error msg="RunPodSandbox for &PodSandboxMetadata{Name:gw-0,Uid:1d9ffa73-11bb-4c9e-aeaf-38360f78b0b3,Namespace:edge,Attempt:1,} failed, error" error="failed to setup network for sandbox \"17e457af08ba0ffcab5f1c55d00f6cbd6a4eaee5dac4f5f8bf083394c237769c\": plugin type=\"bridge\" failed (add): failed to allocate for range 0: requested IP address 10.244.3.40 is not available in range set 10.244.3.1-10.244.3.254"'
+  noMatch:
+    - 'Dec 01 14:20:31 wk-b2 containerd[655]: time="2026-12-01T14:20:31.772019Z" level=error msg="RunPodSandbox for &PodSandboxMetadata{Name:batch-worker-28391-x7k2c,Uid:cb6e601d-1505-4d16-b01f-829f6460f679,Namespace:batch,Attempt:0,} failed, error" error="failed to setup network for sandbox \"f98b31c6c7a2167779c559c48d1abf4efa39d2b9d5054b9f40ffa7d59f0672a4\": plugin type=\"bridge\" name=\"cbr0\" failed (add): failed to allocate for range 0: open /var/lib/cni/networks/cbr0/last_reserved_ip.0: read-only file system"'
+    - 'Dec 01 14:20:30 wk-b2 containerd[655]: time="2026-12-01T14:20:30.004112Z" level=info msg="TearDown network for sandbox \"868073ccad634c693ecb32508399b3aaba5e626b1cdf351e2a2de0058f389045\" successfully"'
+  scenarios:
+    - name: exhausted range wins over the generic CNI ADD verdict
+      log: |
+        Dec 01 14:20:31 wk-b2 containerd[655]: time="2026-12-01T14:20:31.772019Z" level=error msg="RunPodSandbox for &PodSandboxMetadata{Name:batch-worker-28391-x7k2c,Uid:cb6e601d-1505-4d16-b01f-829f6460f679,Namespace:batch,Attempt:0,} failed, error" error="failed to setup network for sandbox \"f98b31c6c7a2167779c559c48d1abf4efa39d2b9d5054b9f40ffa7d59f0672a4\": plugin type=\"bridge\" name=\"cbr0\" failed (add): failed to allocate for range 0: no IP addresses available in range set: 10.244.3.1-10.244.3.254"
+        Dec 01 14:20:31 wk-b2 kubelet[1049]: E1201 14:20:31.773150    1049 kuberuntime_sandbox.go:72] "Failed to create sandbox for pod" err="rpc error: code = Unknown desc = failed to setup network for sandbox \"f98b31c6c7a2167779c559c48d1abf4efa39d2b9d5054b9f40ffa7d59f0672a4\": plugin type=\"bridge\" name=\"cbr0\" failed (add): failed to allocate for range 0: no IP addresses available in range set: 10.244.3.1-10.244.3.254" pod="batch/batch-worker-28391-x7k2c"
+      expect: [cni-ipam-exhausted]
       forbid: [cni-plugin-add-failed]
 """#),
         ("cni-not-initialized.yaml", #"""
@@ -208,11 +476,11 @@ signals:
     # containerd <= 1.5: failed to setup network for sandbox "<id>": <plugin error>   (no libcni wrapper)
     # "cni plugin not initialized" tails belong to cni-not-initialized and are left out here.
     literals: ["failed to setup network"]
-    regex: '(?=(?:.*?(?:PodSandboxMetadata\{Name:|\bpod="|"pod":\{"name":")(?<pod>[^,"\s_(]+)(?:(?:,Uid:(?<podUID>[0-9a-f-]+),Namespace:|","namespace":")(?<podNamespace>[^,}"\s]+))?)?).*?failed to setup network\s*for\s*sandbox(?>\s*"?(?<sandbox>[0-9a-f]{64})?"?)(?!:\s*(?:cni plugin not initiali[sz]ed|cni config (?:not initiali[sz]ed|uninitiali[sz]ed)))(?::\s*(?:plugin type="(?<plugin>[^"]+)"(?: name="(?<network>[^"]+)")? failed \(add\):\s*)?(?<cniError>.+?)"?(?:\s+pod="|\}?\s*$))?'
+    regex: '(?=(?:.*?(?:PodSandboxMetadata\{Name:|\bpod="|"pod":\{"name":")(?<pod>[^,"\s_(]+)(?:(?:,Uid:(?<podUID>[0-9a-f-]+),Namespace:|","namespace":")(?<podNamespace>[^,}"\s]+))?)?).*?failed to setup network\s*for\s*sandbox(?>\s*"?(?<sandbox>[0-9a-f]{64})?"?)(?!:\s*(?:cni plugin not initiali[sz]ed|cni config (?:not initiali[sz]ed|uninitiali[sz]ed)))(?::\s*(?:plugin type="(?<plugin>[^"]+)"(?: name="(?<network>[^"]+)")? failed \(add\):\s*)?(?<cniError>.+?)(?:"\s+[A-Za-z]+="|",\s*"[A-Za-z]+":|"?\}?\s*$))?'
   - name: dockershim-setup-failed
     # kubelet with dockershim (<= 1.23): failed to set up sandbox container "<id>" network for pod "<name>": NetworkPlugin cni failed to set up pod "<name>_<ns>" network: <plugin error>
     literals: ["NetworkPlugin cni failed to set up pod"]
-    regex: '(?:sandbox container "(?<sandbox>[0-9a-f]{64})" network for pod "[^"]*":\s*)?NetworkPlugin cni failed to set up pod "(?<pod>[^_"]+)_(?<podNamespace>[^"]+)" network(?!:\s*cni config uninitiali[sz]ed)(?::\s*(?<cniError>.+?)"?(?:\s+pod="|\}?\s*$))?'
+    regex: '(?:sandbox container "(?<sandbox>[0-9a-f]{64})" network for pod "[^"]*":\s*)?NetworkPlugin cni failed to set up pod "(?<pod>[^_"]+)_(?<podNamespace>[^"]+)" network(?!:\s*cni config uninitiali[sz]ed)(?::\s*(?<cniError>.+?)(?:"\s+[A-Za-z]+="|",\s*"[A-Za-z]+":|"?\}?\s*$))?'
 rootCause: |
   containerd created the sandbox's network namespace and ran the CNI ADD command for it; a plugin
   in the network's chain returned an error, so RunPodSandbox failed and the kubelet keeps
@@ -272,6 +540,337 @@ examples:
         Apr 22 18:07:33 pool-b-7 kubelet[1402]: E0422 18:07:33.903377    1402 kuberuntime_manager.go:1172] "CreatePodSandbox for pod failed" err="rpc error: code = Unknown desc = failed to setup network for sandbox \"a5f78d49cd0118ddf155ec76490de81d51feb3bcfa71263a2c4d594e3627c84b\": plugin type=\"calico\" failed (add): error getting ClusterInformation: connection is unauthorized: Unauthorized" pod="orders/orders-api-5c7d9f8b6-t2wq9"
       expect: [cni-plugin-add-failed]
       forbid: [cni-not-initialized]
+"""#),
+        ("cni-plugin-binary-missing.yaml", #"""
+id: cni-plugin-binary-missing
+title: A CNI plugin binary named in the network config is missing from the CNI bin dir
+severity: error
+component: cni
+family: sandbox
+groupBy: pod
+signals:
+  - name: plugin-not-found
+    # libcni invoke.FindInPath: failed to find plugin "flannel" in path [/opt/cni/bin]
+    # wrapped: failed to setup network for sandbox "<id>": plugin type="flannel" failed (add): failed to find plugin "flannel" in path [/opt/cni/bin]
+    # (also on the delete path and, with dockershim, after NetworkPlugin cni failed to set up pod ...)
+    literals: ["failed to find plugin"]
+    regex: '(?=(?:.*?(?:PodSandboxMetadata\{Name:|\bpod="|"pod":\{"name":")(?<pod>[^,"\s_(]+)(?:(?:,Uid:(?<podUID>[0-9a-f-]+),Namespace:|","namespace":")(?<podNamespace>[^,}"\s]+))?)?)(?=(?:.*?(?:for sandbox|sandbox container)\s*"(?<sandbox>[0-9a-f]{64})")?)(?=(?:.*?failed \((?<operation>add|delete|check)\))?).*?failed to find plugin\s*"?(?<plugin>[^"\s]+)"?\s*in path(?:\s*\[(?<path>[^\]]*)\]?)?'
+supersedes: [cni-plugin-add-failed, cni-teardown-failed]
+rootCause: |
+  The CNI network config (the first *.conflist in containerd's conf_dir, /etc/cni/net.d by
+  default) names a plugin `type` whose executable is not in the CNI bin dir that containerd
+  searches (`bin_dir`, default /opt/cni/bin), so every CNI ADD (and DEL) that reaches that plugin
+  fails and pods on the node get no network. Typical reasons: the containernetworking-plugins
+  package (bridge, host-local, portmap, loopback, ...) is not installed; the CNI DaemonSet's
+  install container has not copied its binary yet or failed; the distribution keeps the
+  binaries elsewhere (k3s/rke2 use /var/lib/rancher/<k3s|rke2>/data/current/bin, Talos and some
+  distros use /usr/libexec/cni or /usr/lib/cni) while containerd's bin_dir points at
+  /opt/cni/bin, or the reverse; or a config left over from a removed CNI (flannel, weave)
+  still references a plugin that was deleted.
+remediation: |
+  1. Compare what the config wants with what is installed:
+     `jq -r '.plugins[].type' /etc/cni/net.d/*.conflist` and `ls -l /opt/cni/bin`.
+  2. Install the missing binaries: the distro package (containernetworking-plugins /
+     kubernetes-cni) or a release tarball from github.com/containernetworking/plugins unpacked
+     into the bin dir; for a CNI add-on (flannel, calico, cilium) check its install-cni init
+     container logs on this node.
+  3. If the binaries live elsewhere, point containerd at them: `bin_dir` under
+     `[plugins."io.containerd.grpc.v1.cri".cni]` (1.x) or `[plugins."io.containerd.cri.v1.runtime".cni]`
+     (2.x; `bin_dirs` list from 2.1), then `systemctl restart containerd`.
+  4. Remove stale configs of CNIs that are no longer installed from /etc/cni/net.d.
+references:
+  - https://github.com/flannel-io/flannel/issues/1730
+  - https://github.com/flannel-io/flannel/issues/2301
+  - https://github.com/flannel-io/flannel/issues/890
+  - https://github.com/containerd/containerd/blob/main/docs/cri/config.md
+examples:
+  match:
+    - 'Jan 11 05:44:20 w-arm-3 containerd[712]: time="2026-01-11T05:44:20.330125Z" level=error msg="RunPodSandbox for &PodSandboxMetadata{Name:dns-autoscaler-6f4b8c9d7-tn5q2,Uid:cb6e601d-1505-4d16-b01f-829f6460f679,Namespace:kube-system,Attempt:2,} failed, error" error="failed to setup network for sandbox \"dc1e6215e78ddfaf41ef1ff0a7f5edbe54c9839cf86e256e86849076d431b961\": plugin type=\"flannel\" failed (add): failed to find plugin \"flannel\" in path [/opt/cni/bin]"'
+    - 'Jan 11 05:44:20 w-arm-3 kubelet[1530]: E0111 05:44:20.331044    1530 log.go:32] "RunPodSandbox from runtime service failed" err="rpc error: code = Unknown desc = failed to setup network for sandbox \"dc1e6215e78ddfaf41ef1ff0a7f5edbe54c9839cf86e256e86849076d431b961\": plugin type=\"flannel\" failed (add): failed to find plugin \"flannel\" in path [/opt/cni/bin]"'
+    - '  Warning  FailedCreatePodSandBox  4s (x9 over 2m)  kubelet  Failed to create pod sandbox: rpc error: code = Unknown desc = failed to setup network for sandbox "d81b69b55b850097775cbbbbd8d9a05a28292b3273945da1083f34cf94ffc431": plugin type="portmap" failed (add): failed to find plugin "portmap" in path [/usr/libexec/cni]'
+    - 'Jan 11 05:50:02 w-arm-3 containerd[712]: time="2026-01-11T05:50:02.004519Z" level=error msg="StopPodSandbox for \"dc1e6215e78ddfaf41ef1ff0a7f5edbe54c9839cf86e256e86849076d431b961\" failed" error="failed to destroy network for sandbox \"dc1e6215e78ddfaf41ef1ff0a7f5edbe54c9839cf86e256e86849076d431b961\": plugin type=\"loopback\" failed (delete): failed to find plugin \"loopback\" in path [/opt/cni/bin]"'
+    - '2026-01-11T05:44:20.331044+00:00 w-arm-3 kubelet[1530]: E0111 05:44:20.331044    1530 cni.go:364] Error adding kube-system_dns-autoscaler-6f4b8c9d7-tn5q2/dc1e6215e78ddfaf41ef1ff0a7f5edbe54c9839cf86e256e86849076d431b961 to network flannel/cbr0: failed to find plugin "flannel" in path [/opt/cni/bin]'
+  noMatch:
+    - 'Jan 11 05:44:20 w-arm-3 containerd[712]: time="2026-01-11T05:44:20.330125Z" level=error msg="RunPodSandbox for &PodSandboxMetadata{Name:dns-autoscaler-6f4b8c9d7-tn5q2,Uid:cb6e601d-1505-4d16-b01f-829f6460f679,Namespace:kube-system,Attempt:2,} failed, error" error="failed to setup network for sandbox \"dc1e6215e78ddfaf41ef1ff0a7f5edbe54c9839cf86e256e86849076d431b961\": plugin type=\"bridge\" failed (add): incompatible CNI versions; config is \"1.0.0\", plugin supports [\"0.1.0\" \"0.2.0\" \"0.3.0\" \"0.3.1\" \"0.4.0\"]"'
+    - 'Jan 11 05:44:21 w-arm-3 kubelet[1530]: E0111 05:44:21.004112    1530 pod_workers.go:1301] "Error syncing pod, skipping" err="failed to \"StartContainer\" for \"app\" with RunContainerError: \"exec: \\\"flannel\\\": executable file not found in $PATH\"" pod="default/app-0"'
+  scenarios:
+    - name: missing binary wins over the generic CNI ADD verdict
+      log: |
+        Jan 11 05:44:20 w-arm-3 containerd[712]: time="2026-01-11T05:44:20.330125Z" level=error msg="RunPodSandbox for &PodSandboxMetadata{Name:dns-autoscaler-6f4b8c9d7-tn5q2,Uid:cb6e601d-1505-4d16-b01f-829f6460f679,Namespace:kube-system,Attempt:2,} failed, error" error="failed to setup network for sandbox \"dc1e6215e78ddfaf41ef1ff0a7f5edbe54c9839cf86e256e86849076d431b961\": plugin type=\"flannel\" failed (add): failed to find plugin \"flannel\" in path [/opt/cni/bin]"
+      expect: [cni-plugin-binary-missing]
+      forbid: [cni-plugin-add-failed]
+"""#),
+        ("cni-teardown-failed.yaml", #"""
+id: cni-teardown-failed
+title: CNI DEL failed, so the pod sandbox's network could not be torn down
+severity: warning
+component: cni
+family: sandbox
+groupBy: pod
+signals:
+  - name: destroy-network-failed
+    # StopPodSandbox: failed to destroy network for sandbox "<id>": plugin type="calico" failed (delete): <plugin error>
+    # RunPodSandbox cleanup after a failed setup: level=error msg="Failed to destroy network for sandbox \"<id>\"" error="..."
+    # (the warning "...; and ignoring because the sandbox network setup result is nil" is benign and left out)
+    literals: ["ailed to destroy network for sandbox"]
+    regex: '(?=(?:.*?(?:PodSandboxMetadata\{Name:|\bpod="|"pod":\{"name":")(?<pod>[^,"\s_(]+)(?:(?:,Uid:(?<podUID>[0-9a-f-]+),Namespace:|","namespace":")(?<podNamespace>[^,}"\s]+))?)?).*?[Ff]ailed to destroy network for sandbox(?>\s*"?(?<sandbox>[0-9a-f]{64})?"?)(?!;\s*and ignoring)(?:(?::\s*|"?\s+error=")(?:plugin type="(?<plugin>[^"]+)"(?: name="(?<network>[^"]+)")? failed \(delete\):\s*)?(?<cniError>.+?)(?:"\s+[A-Za-z]+="|",\s*"[A-Za-z]+":|"?\}?\s*$))?'
+  - name: dockershim-teardown-failed
+    # kubelet with dockershim (<= 1.23): NetworkPlugin cni failed to teardown pod "<name>_<ns>" network: <plugin error>
+    literals: ["NetworkPlugin cni failed to teardown pod"]
+    regex: 'NetworkPlugin cni failed to teardown pod "(?<pod>[^_"]+)_(?<podNamespace>[^"]+)" network(?::\s*(?<cniError>.+?)(?:"\s+[A-Za-z]+="|",\s*"[A-Za-z]+":|"?\}?\s*$))?'
+  - name: teardown-succeeded
+    context: true
+    literals: ["TearDown network for sandbox"]
+    regex: 'TearDown network for sandbox "(?<sandbox>[0-9a-f]{64})" successfully'
+outcomes:
+  - any: [destroy-network-failed, dockershim-teardown-failed]
+    when: [teardown-succeeded]
+    severity: info
+    confidence: medium
+    note: A later StopPodSandbox retry tore the network down, so no address stayed leaked for this sandbox.
+  - any: [destroy-network-failed, dockershim-teardown-failed]
+    severity: warning
+    confidence: high
+related: [cni-not-initialized]
+rootCause: |
+  When a pod sandbox is stopped (or a failed RunPodSandbox is cleaned up) containerd runs the
+  CNI DEL command for it; a plugin in the chain returned an error (shown with this verdict), so
+  the sandbox cannot be stopped/removed: the kubelet retries StopPodSandbox/KillPodSandbox and
+  the pod hangs in Terminating. Typical causes: the CNI node agent is down or cannot reach the
+  API server (calico `error getting ClusterInformation: ... Unauthorized`/connection refused,
+  cilium agent not running), the plugin binary or config was removed (CNI uninstalled or
+  replaced while pods still ran, "cni plugin not initialized"), or flannel's subnet.env is gone.
+  While DEL keeps failing, the IPAM reservation of that sandbox is never released; repeated
+  failures leak addresses until the node's range is exhausted (cni-ipam-exhausted).
+remediation: |
+  1. Restore the CNI agent on the node (`kubectl -n kube-system get pods -o wide | grep <node>`,
+     then its logs); once it works again the kubelet's retries succeed on their own.
+  2. If the CNI was removed or replaced, reinstall the old plugin binary/config long enough for
+     the old sandboxes to be deleted, or drain the node and clean up
+     (`crictl stopp <id>` / `crictl rmp <id>` after the agent is back).
+  3. Check leaked reservations afterwards: /var/lib/cni/networks/<net>/ against `crictl pods -q`
+     and remove files of sandboxes that no longer exist.
+  4. Pods stuck Terminating are released once StopPodSandbox succeeds; avoid force-deleting them,
+     which leaves the network and the IP behind.
+references:
+  - https://github.com/containerd/containerd/issues/11209
+  - https://kubernetes.io/docs/tasks/administer-cluster/migrating-from-dockershim/troubleshooting-cni-plugin-related-errors/
+examples:
+  match:
+    - 'Aug 17 02:31:55 node-c4 containerd[1022]: time="2026-08-17T02:31:55.812006114Z" level=error msg="StopPodSandbox for \"e294445ef33c7fd3ec3ae17119823e6d710ea1bb1da48656c5703af7309314b4\" failed" error="failed to destroy network for sandbox \"e294445ef33c7fd3ec3ae17119823e6d710ea1bb1da48656c5703af7309314b4\": plugin type=\"calico\" failed (delete): error getting ClusterInformation: Get \"https://10.96.0.1:443/apis/crd.projectcalico.org/v1/clusterinformations/default\": dial tcp 10.96.0.1:443: connect: connection refused"'
+    - 'Aug 17 02:31:55 node-c4 kubelet[1377]: E0817 02:31:55.812911    1377 log.go:32] "StopPodSandbox from runtime service failed" err="rpc error: code = Unknown desc = failed to destroy network for sandbox \"e294445ef33c7fd3ec3ae17119823e6d710ea1bb1da48656c5703af7309314b4\": plugin type=\"calico\" failed (delete): error getting ClusterInformation: Get \"https://10.96.0.1:443/apis/crd.projectcalico.org/v1/clusterinformations/default\": dial tcp 10.96.0.1:443: connect: connection refused" podSandboxID="e294445ef33c7fd3ec3ae17119823e6d710ea1bb1da48656c5703af7309314b4"'
+    - 'Aug 17 02:32:10 node-c4 containerd[1022]: time="2026-08-17T02:32:10.004213Z" level=error msg="Failed to destroy network for sandbox \"2310bd6d251e18a31dbc4a6b236b3233dd4afee10a513c1e5b586f9e1f34bed8\"" error="plugin type=\"cilium-cni\" failed (delete): unable to connect to Cilium daemon: failed to create cilium agent client after 30.000000 seconds timeout: Get \"http:///var/run/cilium/cilium.sock/v1/config\": dial unix /var/run/cilium/cilium.sock: connect: no such file or directory"'
+    - '  Warning  FailedKillPod  31s (x12 over 9m)  kubelet  error killing pod: failed to "KillPodSandbox" for "5b7f2c1e-3f5d-4a8e-9d0b-7a2c4e1f6b30" with KillPodSandboxError: "rpc error: code = Unknown desc = failed to destroy network for sandbox \"0ae68305c3c34bda5ad83f9d8bd60de703dfe992b44abc1f0d6671d9e350582c\": cni plugin not initialized"'
+    - 'Mar 09 16:40:12 old-node-2 kubelet[2231]: E0309 16:40:12.991034    2231 remote_runtime.go:128] StopPodSandbox "d4176d6668c05d4235136a25c7e78cf0ad9424df8f2627672042c46e3892d955" from runtime service failed: rpc error: code = Unknown desc = NetworkPlugin cni failed to teardown pod "api-6d8f9c7b5-zl2mx_prod" network: error getting ClusterInformation: connection is unauthorized: Unauthorized'
+  noMatch:
+    - 'Aug 17 02:29:01 node-c4 containerd[1022]: time="2026-08-17T02:29:01.114102Z" level=warning msg="failed to destroy network for sandbox \"aed16ee67ebad04c1486e9f12e3e649eb8dd9cbb2a2acad256f816442664f785\"; and ignoring because the sandbox network setup result is nil indicating the network setup never completed"'
+    - 'Aug 17 02:29:01 node-c4 containerd[1022]: time="2026-08-17T02:29:01.004112Z" level=error msg="StopPodSandbox for \"aed16ee67ebad04c1486e9f12e3e649eb8dd9cbb2a2acad256f816442664f785\" failed" error="failed to stop sandbox container \"aed16ee67ebad04c1486e9f12e3e649eb8dd9cbb2a2acad256f816442664f785\" in \"SANDBOX_READY\" state: context deadline exceeded"'
+  scenarios:
+    - name: teardown keeps failing while the calico API is unreachable
+      log: |
+        Aug 17 02:31:55 node-c4 containerd[1022]: time="2026-08-17T02:31:55.812006114Z" level=error msg="StopPodSandbox for \"e294445ef33c7fd3ec3ae17119823e6d710ea1bb1da48656c5703af7309314b4\" failed" error="failed to destroy network for sandbox \"e294445ef33c7fd3ec3ae17119823e6d710ea1bb1da48656c5703af7309314b4\": plugin type=\"calico\" failed (delete): error getting ClusterInformation: Get \"https://10.96.0.1:443/apis/crd.projectcalico.org/v1/clusterinformations/default\": dial tcp 10.96.0.1:443: connect: connection refused"
+        Aug 17 02:32:25 node-c4 containerd[1022]: time="2026-08-17T02:32:25.820771005Z" level=error msg="StopPodSandbox for \"e294445ef33c7fd3ec3ae17119823e6d710ea1bb1da48656c5703af7309314b4\" failed" error="failed to destroy network for sandbox \"e294445ef33c7fd3ec3ae17119823e6d710ea1bb1da48656c5703af7309314b4\": plugin type=\"calico\" failed (delete): error getting ClusterInformation: Get \"https://10.96.0.1:443/apis/crd.projectcalico.org/v1/clusterinformations/default\": dial tcp 10.96.0.1:443: connect: connection refused"
+      expect: [cni-teardown-failed]
+      forbid: [cni-plugin-add-failed]
+    - name: a later retry succeeds (downgraded to info)
+      log: |
+        Aug 17 02:31:55 node-c4 containerd[1022]: time="2026-08-17T02:31:55.812006114Z" level=error msg="StopPodSandbox for \"e294445ef33c7fd3ec3ae17119823e6d710ea1bb1da48656c5703af7309314b4\" failed" error="failed to destroy network for sandbox \"e294445ef33c7fd3ec3ae17119823e6d710ea1bb1da48656c5703af7309314b4\": plugin type=\"calico\" failed (delete): error getting ClusterInformation: Get \"https://10.96.0.1:443/apis/crd.projectcalico.org/v1/clusterinformations/default\": dial tcp 10.96.0.1:443: connect: connection refused"
+        Aug 17 02:33:40 node-c4 containerd[1022]: time="2026-08-17T02:33:40.208166970Z" level=info msg="TearDown network for sandbox \"e294445ef33c7fd3ec3ae17119823e6d710ea1bb1da48656c5703af7309314b4\" successfully"
+      expect: [cni-teardown-failed]
+"""#),
+        ("container-name-reserved.yaml", #"""
+id: container-name-reserved
+title: CreateContainer retry collides with a container name still held by an earlier, slow attempt
+severity: error
+component: containerd
+family: runtime
+groupBy: container
+signals:
+  - name: container-name-reserved
+    # failed to reserve container name "<ctr>_<pod>_<ns>_<uid>_<attempt>": name "..." is reserved for "<64-hex container id>"
+    # containerd >= 2.0 adds: failed to reserve container name "..."; check if another CreateContainer request is in progress: name ...
+    literals: ["failed to reserve container name"]
+    regex: '(?=(?:.*?(?:in|within) sandbox\s*"(?<sandbox>[0-9a-f]{64})")?).*?failed to reserve container name\s*"?(?:(?<containerName>[^_"\s>;:]+)(?:_(?<pod>[a-z0-9][-a-z0-9.]*)(?:_(?<podNamespace>[a-z0-9][-a-z0-9]*)(?:_(?<podUID>[0-9a-f-]{32,36})(?:_(?<attempt>\d+))?)?)?)?)?(?:.*?is reserved for\s*"?(?<container>[0-9a-f]{64}))?'
+  - name: earlier-deadline
+    # kubelet gave up on the first CreateContainer (default --runtime-request-timeout 2m)
+    context: true
+    literals: ["DeadlineExceeded", "context deadline exceeded"]
+    regex: '(?=(?:.*?(?:podSandboxID="|(?:in|within) sandbox\s*")(?<sandbox>[0-9a-f]{64}))?)(?=(?:.*?(?:\bpod="|"pod":\{"name":")(?<pod>[^,"\s_(]+))?).*?(?:code = DeadlineExceeded desc = context deadline exceeded|Error: context deadline exceeded)'
+outcomes:
+  - when: [container-name-reserved, earlier-deadline]
+    severity: error
+    confidence: high
+    note: An earlier CreateContainer for this container hit the CRI deadline and is still running inside containerd; the retries collide with the name it holds.
+  - when: [container-name-reserved]
+    severity: error
+    confidence: medium
+    note: A symptom; look at least 2-4 minutes before the first occurrence for the CreateContainer (image unpack, volume stat, shim) that did not return.
+related: [cri-deadline-exceeded]
+rootCause: |
+  A symptom, not the cause. containerd reserves the CRI container name
+  `<container>_<pod>_<namespace>_<uid>_<attempt>` when CreateContainer starts and releases it
+  when that call finishes. An earlier CreateContainer for the same attempt is still running
+  inside containerd (the id after "is reserved for" is the container it is creating); the kubelet
+  gave up waiting (`Error: context deadline exceeded` after --runtime-request-timeout, 2 min by
+  default) and retried, and each retry fails with this error until the first call completes.
+  Look back at least 2-4 minutes before the first occurrence for the slow step: snapshot
+  preparation/unpack of a large image under disk I/O saturation (the classic GKE/EKS case with
+  multi-GB images), a hung stat/mount of a CSI or NFS volume while generating the spec
+  (containerd #10828), a blocked shim, or containerd CPU/lock starvation. Persistent
+  reservations that never clear are containerd bugs (containerd #12438) fixed by a restart.
+remediation: |
+  1. Find the first attempt: `journalctl -u containerd | grep 'CreateContainer within sandbox'`
+     for this pod's sandbox without a matching `returns container id`, and the kubelet's
+     DeadlineExceeded for it; check `iostat -x 5` / PSI (`cat /proc/pressure/io`) on the node.
+  2. Relieve the slow step: faster disks or more IOPS for /var/lib/containerd, smaller images,
+     fewer parallel pulls (`serializeImagePulls`, `maxParallelImagePulls`), fix a hanging
+     volume mount.
+  3. The retries normally succeed once the first call returns. If the reservation never clears
+     (`crictl ps -a | grep <id>` shows nothing yet the error persists), restart containerd:
+     `systemctl restart containerd`, and upgrade containerd.
+  4. As a stop-gap, raise the kubelet's `runtimeRequestTimeout` (e.g. 5m) so slow creations are
+     not retried while still in flight.
+references:
+  - https://github.com/containerd/containerd/issues/4604
+  - https://github.com/containerd/containerd/issues/10828
+  - https://github.com/containerd/containerd/issues/12438
+  - https://github.com/k3s-io/k3s/issues/2312
+versionNotes:
+  - component: containerd
+    range: ">=2.0"
+    text: 'containerd 2.x adds "check if another CreateContainer request is in progress" to this error; the hint means the same thing: an earlier call for the same name has not returned.'
+examples:
+  match:
+    - '  Warning  Failed     18s (x3 over 49s)    kubelet            Error: failed to reserve container name "loader_ingest-7b9d6c5f4-qx2vr_data_81860baf-c3f6-41d6-9cdb-520fb8c9bdc9_0": name "loader_ingest-7b9d6c5f4-qx2vr_data_81860baf-c3f6-41d6-9cdb-520fb8c9bdc9_0" is reserved for "3c0d03b33f669111d1567811013609802698d7c29e4356dbbbfce53cf8091ca1"'
+    - 'Oct 02 22:14:09 pool-gpu-2 containerd[2087]: time="2026-10-02T22:14:09.518223Z" level=error msg="CreateContainer within sandbox \"aed16ee67ebad04c1486e9f12e3e649eb8dd9cbb2a2acad256f816442664f785\" for &ContainerMetadata{Name:loader,Attempt:0,} failed" error="failed to reserve container name \"loader_ingest-7b9d6c5f4-qx2vr_data_81860baf-c3f6-41d6-9cdb-520fb8c9bdc9_0\"; check if another CreateContainer request is in progress: name \"loader_ingest-7b9d6c5f4-qx2vr_data_81860baf-c3f6-41d6-9cdb-520fb8c9bdc9_0\" is reserved for \"3c0d03b33f669111d1567811013609802698d7c29e4356dbbbfce53cf8091ca1\""'
+    - 'Oct 02 22:14:09 pool-gpu-2 k3s[1636]: E1002 22:14:09.519002    1636 remote_runtime.go:224] CreateContainer in sandbox "aed16ee67ebad04c1486e9f12e3e649eb8dd9cbb2a2acad256f816442664f785" from runtime service failed: rpc error: code = Unknown desc = failed to reserve container name "loader_ingest-7b9d6c5f4-qx2vr_data_81860baf-c3f6-41d6-9cdb-520fb8c9bdc9_0": name "loader_ingest-7b9d6c5f4-qx2vr_data_81860baf-c3f6-41d6-9cdb-520fb8c9bdc9_0" is reserved for "3c0d03b33f669111d1567811013609802698d7c29e4356dbbbfce53cf8091ca1"'
+    - '  Warning  Failed     9s (x2 over 22s)    kubelet            Error: failed to reserve container name ***-7b9d6c5f4-qx2vr_***": name "***-7b9d6c5f4-qx2vr_***" is reserved for "aed16ee67ebad04c1486e9f12e3e649eb8dd9cbb2a2acad256f816442664f785"'
+  noMatch:
+    - 'Oct 02 22:14:09 pool-gpu-2 crio[1190]: time="2026-10-02 22:14:09.402931185Z" level=warning msg="error reserving ctr name k8s_loader_ingest-7b9d6c5f4-qx2vr_data_81860baf-c3f6-41d6-9cdb-520fb8c9bdc9_0 for id 3c0d03b33f669111d1567811013609802698d7c29e4356dbbbfce53cf8091ca1: name is reserved"'
+    - 'Oct 02 22:14:09 pool-gpu-2 containerd[2087]: time="2026-10-02T22:14:09.518223Z" level=error msg="RunPodSandbox for &PodSandboxMetadata{Name:ingest-7b9d6c5f4-qx2vr,Uid:81860baf-c3f6-41d6-9cdb-520fb8c9bdc9,Namespace:data,Attempt:1,} failed, error" error="failed to reserve sandbox name \"ingest-7b9d6c5f4-qx2vr_data_81860baf-c3f6-41d6-9cdb-520fb8c9bdc9_1\": name \"ingest-7b9d6c5f4-qx2vr_data_81860baf-c3f6-41d6-9cdb-520fb8c9bdc9_1\" is reserved for \"aed16ee67ebad04c1486e9f12e3e649eb8dd9cbb2a2acad256f816442664f785\""'
+  scenarios:
+    - name: CreateContainer times out under I/O pressure, retries hit the reserved name (kubectl events)
+      log: |
+        Events:
+          Type     Reason     Age                 From               Message
+          ----     ------     ----                ----               -------
+          Normal   Scheduled  3m10s               default-scheduler  Successfully assigned data/ingest-7b9d6c5f4-qx2vr to pool-gpu-2
+          Normal   Pulled     3m8s                kubelet            Container image "registry.corp.local/ingest/loader:4.2.0" already present on machine
+          Warning  Failed     49s                 kubelet            Error: context deadline exceeded
+          Warning  Failed     18s (x3 over 49s)   kubelet            Error: failed to reserve container name "loader_ingest-7b9d6c5f4-qx2vr_data_81860baf-c3f6-41d6-9cdb-520fb8c9bdc9_0": name "loader_ingest-7b9d6c5f4-qx2vr_data_81860baf-c3f6-41d6-9cdb-520fb8c9bdc9_0" is reserved for "3c0d03b33f669111d1567811013609802698d7c29e4356dbbbfce53cf8091ca1"
+      expect: [container-name-reserved]
+"""#),
+        ("content-blob-missing-after-gc.yaml", #"""
+id: content-blob-missing-after-gc
+title: Image blob missing from the content store (content digest ... not found)
+severity: error
+component: containerd
+family: image-pull
+groupBy: image
+signals:
+  - name: create-time-missing
+    literals: ["error unpacking image", "failed to resolve rootfs"]
+    regex: '(?:CreateContainer within sandbox "(?<sandbox>[0-9a-f]{64})".*?)?(?:error unpacking image|failed to resolve rootfs): (?:failed to resolve rootfs: )?(?:apply layer error for "(?<image>[^"]+)": )?(?:failed to extract layer (?:\((?<layerMediatype>\S+) )?(?<digestLayer>sha256:[0-9a-f]{64}).*?)?.*?content digest (?<digestBlob>sha256:[0-9a-f]{64}):? not found(?:.*?\bpod="(?<pod>[^"]+)")?'
+  - name: pull-time-missing
+    literals: ["failed to get reader from content store"]
+    regex: 'failed to pull and unpack image "(?<image>[^"]+)":(?:.*?failed to extract layer (?:\((?<layerMediatype>\S+) )?(?<digestLayer>sha256:[0-9a-f]{64}))?.*?failed to get reader from content store:.*?content digest (?<digestBlob>sha256:[0-9a-f]{64}):? not found(?:.*?\bpod="(?<pod>[^"]+)")?'
+  - name: image-present
+    context: true
+    literals: ["already present on machine", "Successfully pulled image"]
+    regex: '(?:Container image "(?<image>[^"]+)" already present on machine|Successfully pulled image "(?<image2>[^"]+)")'
+outcomes:
+  - any: [create-time-missing]
+    severity: error
+    confidence: high
+  - any: [pull-time-missing]
+    severity: error
+    confidence: medium
+    note: At pull time without an octet-stream warning the cause is not proven; if the image dates from 2015-2016 check its config media type with crane manifest (containerd newer than 2.2 no longer logs that warning).
+supersedes: [image-pull-backoff]
+related: [image-gc-failed, image-config-octet-stream-unsupported]
+rootCause: |
+  containerd has an image record whose blobs (a layer, sometimes the config) are no longer in its
+  content store, so unpacking the image into a snapshot fails with "content digest sha256:...:
+  not found".
+  At container creation (CreateContainer / RunPodSandbox: "failed to create containerd container:
+  error unpacking image: [failed to resolve rootfs: | apply layer error for "<ref>": failed to
+  extract layer ...: failed to get reader from content store: ]content digest ...: not found"), the
+  image was pulled or imported earlier and its blobs went missing since:
+  - it was side-loaded (`ctr import`, `kind load`, k3s/RKE2 air-gap tarballs) from an archive that
+    lacked some blobs (e.g. exported for one platform, or with `--skip-verify`);
+  - `discard_unpacked_layers = true` deleted the compressed layers after unpacking, and a second
+    snapshotter (multi-snapshotter, Kata/devmapper, nydus, a RuntimeClass with another snapshotter)
+    now needs to unpack the image again (containerd #11390);
+  - containerd garbage collection removed blobs after a tag was re-pointed (containerd #3401).
+  At pull time ("failed to pull and unpack image ...: failed to extract layer ...: failed to get
+  reader from content store: content digest ...: not found") there are two explanations. If the
+  image is old (pushed by Docker < 1.10 around 2015-2016) its manifest declares the config as
+  application/octet-stream: containerd >= 1.4 then never downloads the layers and the unpack finds
+  the first one missing (image-config-octet-stream-unsupported, which replaces this verdict when
+  containerd logged "reference for unknown type: application/octet-stream" for the pull).
+  containerd newer than 2.2 no longer logs that warning (it became a debug line), so on new nodes
+  check the config media type with `crane manifest <image> | jq .config.mediaType`. Otherwise the
+  content store lost the blob between fetch and unpack (concurrent GC or a lease problem, content
+  shared between namespaces, a damaged /var/lib/containerd).
+remediation: |
+  1. Check which case applies: `crane manifest <image> | jq .config.mediaType` - if it prints
+     "application/octet-stream" follow the octet-stream fix (re-push the image with a current
+     Docker/BuildKit); otherwise continue.
+  2. Remove the broken image record and pull it again: `crictl rmi <image>` (or
+     `ctr -n k8s.io images rm <ref>`), then `crictl pull <image>`; for side-loaded images re-import
+     a complete archive (`ctr -n k8s.io images import --all-platforms <tar>`, or re-export it with
+     `ctr images export --all-platforms`).
+  3. With several snapshotters or Kata/devmapper: set `discard_unpacked_layers = false` in the CRI
+     config (/etc/containerd/config.toml) and restart containerd, so blobs stay available for
+     every snapshotter.
+  4. Inspect the store: `ctr -n k8s.io content ls | grep <digest>`; `ctr -n k8s.io images check`
+     lists images with missing content.
+references:
+  - https://github.com/containerd/containerd/issues/11390
+  - https://github.com/containerd/containerd/issues/3401
+  - https://github.com/containerd/containerd/issues/4756
+  - https://github.com/containerd/containerd/pull/13134
+versionNotes:
+  - component: containerd
+    range: ">=2.3"
+    text: This containerd no longer logs "reference for unknown type" warnings, so an octet-stream config cannot be seen in the log; check the image's config media type with crane manifest.
+  - component: containerd
+    range: "<1.4"
+    text: This containerd converts octet-stream configs during pull, so a missing blob here is a content-store problem, not the legacy media type.
+examples:
+  match:
+    - 'Error: failed to create containerd container: error unpacking image: apply layer error for "registry.example.com/ci/runner:4.1": failed to extract layer sha256:21d1d3680bebd6d5b4194cec56b7076ccf826b3bc903b0284d9e03202cbb7c0d: failed to get reader from content store: content digest sha256:3704f22af5a462ceae76bcfd9446335849a5c29a15663a02d3460329281b5dd5: not found'
+    - 'Jul 08 12:44:10 kata-wk-01 containerd[1290]: time="2026-07-08T12:44:10.510026413Z" level=error msg="CreateContainer within sandbox \"c08301171dbaca21a3d2cb08f7216d6d82c31fa8e92f2831231fd10489291aba\" for &ContainerMetadata{Name:runner,Attempt:0,} failed" error="failed to create containerd container: error unpacking image: failed to resolve rootfs: content digest sha256:600cac2d2c72db610765ea809a03d42eb219f80151869dcb38a1a713681798ec: not found"'
+    - 'Jul 08 12:44:10 kata-wk-01 kubelet[2144]: E0708 12:44:10.511245    2144 pod_workers.go:1298] "Error syncing pod, skipping" err="failed to \"StartContainer\" for \"runner\" with CreateContainerError: \"failed to create containerd container: error unpacking image: failed to resolve rootfs: content digest sha256:600cac2d2c72db610765ea809a03d42eb219f80151869dcb38a1a713681798ec: not found\"" pod="ci/runner-7f9d4-zk2q8" podUID="9e496e3a-247a-4998-b75a-1507177d71cd"'
+    - 'Jul 08 12:51:02 kata-wk-01 containerd[1290]: time="2026-07-08T12:51:02.091117420Z" level=error msg="PullImage \"docker.io/library/python:3.4.2\" failed" error="failed to pull and unpack image \"docker.io/library/python:3.4.2\": failed to unpack image on snapshotter overlayfs: apply layer error for \"docker.io/library/python:3.4.2\": failed to extract layer sha256:b55c4ea13ec53abd17f95a456754a4f379cf17fc79439b457e04e2281ede2418: failed to get reader from content store: content digest sha256:9e9fdb5496a922257d7ddedf4f7306bd0717d1d507b25d7692392c6d870bc42d: not found"'
+    - 'Normal   Pulled     3m    kubelet            Container image "registry.example.com/ci/runner:4.1" already present on machine'
+    - 'Normal   Pulled     5m    kubelet            Successfully pulled image "registry.example.com/ci/runner:4.1" in 3.201s (3.201s including waiting). Image size: 90131277 bytes.'
+  noMatch:
+    - 'Jul 08 12:51:02 kata-wk-01 containerd[1290]: time="2026-07-08T12:51:02.091117420Z" level=warning msg="reference for unknown type: application/octet-stream" digest="sha256:550dbb209737d40240a858af2472406c530b4197d0ebdb89fe00969ef3980c45" mediatype=application/octet-stream size=4781'
+    - 'Failed to pull image "quay.io/example/app:2.0": rpc error: code = NotFound desc = failed to pull and unpack image "quay.io/example/app:2.0": failed to resolve reference "quay.io/example/app:2.0": quay.io/example/app:2.0: not found'
+  scenarios:
+    - name: blob missing at container creation after a successful pull
+      log: |
+        Successfully assigned ci/runner-7f9d4-zk2q8 to kata-wk-01
+        Pulling image "registry.example.com/ci/runner:4.1"
+        Successfully pulled image "registry.example.com/ci/runner:4.1" in 3.201s (3.201s including waiting). Image size: 90131277 bytes.
+        Container image "registry.example.com/ci/runner:4.1" already present on machine
+        Error: failed to create containerd container: error unpacking image: apply layer error for "registry.example.com/ci/runner:4.1": failed to extract layer sha256:21d1d3680bebd6d5b4194cec56b7076ccf826b3bc903b0284d9e03202cbb7c0d: failed to get reader from content store: content digest sha256:3704f22af5a462ceae76bcfd9446335849a5c29a15663a02d3460329281b5dd5: not found
+      expect: [content-blob-missing-after-gc]
+      forbid: [image-config-octet-stream-unsupported]
+    - name: the octet-stream warning for the same pull hands the verdict to the octet-stream rule
+      log: |
+        Jul 08 12:50:58 kata-wk-01 containerd[1290]: time="2026-07-08T12:50:58.000000000Z" level=info msg="starting containerd" revision=7c3aca7a610df76212171d200ca3811ff6096eb8 version=v1.7.20
+        Jul 08 12:51:01 kata-wk-01 containerd[1290]: time="2026-07-08T12:51:01.300112004Z" level=info msg="PullImage \"docker.io/library/python:3.4.2\""
+        Jul 08 12:51:01 kata-wk-01 containerd[1290]: time="2026-07-08T12:51:01.802201117Z" level=warning msg="reference for unknown type: application/octet-stream" digest="sha256:550dbb209737d40240a858af2472406c530b4197d0ebdb89fe00969ef3980c45" mediatype=application/octet-stream size=4781
+        Jul 08 12:51:02 kata-wk-01 containerd[1290]: time="2026-07-08T12:51:02.091117420Z" level=error msg="PullImage \"docker.io/library/python:3.4.2\" failed" error="failed to pull and unpack image \"docker.io/library/python:3.4.2\": failed to unpack image on snapshotter overlayfs: failed to extract layer sha256:b55c4ea13ec53abd17f95a456754a4f379cf17fc79439b457e04e2281ede2418: failed to get reader from content store: content digest sha256:9e9fdb5496a922257d7ddedf4f7306bd0717d1d507b25d7692392c6d870bc42d: not found"
+      expect: [image-config-octet-stream-unsupported]
+      forbid: [content-blob-missing-after-gc]
+    - name: pull-time missing blob without the warning stays here
+      log: |
+        Jul 08 12:51:02 kata-wk-01 containerd[1290]: time="2026-07-08T12:51:02.091117420Z" level=error msg="PullImage \"docker.io/library/python:3.4.2\" failed" error="failed to pull and unpack image \"docker.io/library/python:3.4.2\": failed to unpack image on snapshotter overlayfs: failed to extract layer sha256:b55c4ea13ec53abd17f95a456754a4f379cf17fc79439b457e04e2281ede2418: failed to get reader from content store: content digest sha256:9e9fdb5496a922257d7ddedf4f7306bd0717d1d507b25d7692392c6d870bc42d: not found"
+      expect: [content-blob-missing-after-gc]
+      forbid: [image-config-octet-stream-unsupported]
 """#),
         ("cri-deadline-exceeded.yaml", #"""
 id: cri-deadline-exceeded
@@ -514,12 +1113,16 @@ groupBy: image
 signals:
   - name: enospc-pull
     literals: ["no space left on device"]
-    regex: '^(?!.*(?:/sys/fs/cgroup|cgroup\.|cpuset\.|inotify|fsnotify))(?:.*?(?:[Ff]ailed to pull (?:and unpack )?image|PullImage|apply layer error for) "(?<image>[^"]+)")?(?:.*?failed to extract layer (?:\((?<layerMediatype>\S+) )?(?<digestLayer>sha256:[0-9a-f]{64})\)?(?: to (?<snapshotter>[\w.-]+) as "(?<snapshotKey>[^"]+)")?)?.*?(?:failed to extract layer|failed to copy|failed commit on ref|apply layer error|failed to unpack image|error unpacking image|extraction snapshot|failed to register layer|failed to write compressed diff|io.containerd.content.v1|io.containerd.snapshotter.v1|/ingest/)(?:.*? (?<path>/[^\s:"]+))?.*?no space left on device'
+    regex: '^(?!.*(?:/sys/fs/cgroup|cgroup\.|cpuset\.|inotify|fsnotify))(?=.*?(?:failed to extract layer|failed to copy|failed commit on ref|apply layer error|failed to unpack image|error unpacking image|extraction snapshot|failed to register layer|failed to write compressed diff|io.containerd.content.v1|io.containerd.snapshotter.v1|/ingest/))(?:.*?(?:[Ff]ailed to pull (?:and unpack )?image|PullImage|apply layer error for) "(?<image>[^"]+)")?(?:.*?failed to extract layer (?:\((?<layerMediatype>\S+) )?(?<digestLayer>sha256:[0-9a-f]{64})\)?(?: to (?<snapshotter>[\w.-]+) as "(?<snapshotKey>[^"]+)")?)?.*?(?: (?<path>/[^\s:"]+))?: no space left on device'
     joinPull: true
   - name: thinpool-io-error
     literals: ["input/output error"]
     regex: '^(?!.*/sys/fs/cgroup)(?:.*?(?:[Ff]ailed to pull (?:and unpack )?image|PullImage) "(?<image>[^"]+)")?(?:.*?failed to extract layer (?:\((?<layerMediatype>\S+) )?(?<digestLayer>sha256:[0-9a-f]{64}))?.*?(?:failed to mount (?<path>\S*/tmpmounts/[^\s:"]+)|write (?<path2>\S*io.containerd.metadata.v1.bolt/meta.db)): input/output error'
     joinPull: true
+  - name: cli-pull
+    context: true
+    literals: ["pull "]
+    regex: '(?:^|[$#>%]\s*)(?:sudo\s+)?(?:docker|nerdctl|podman|crictl|(?:k3s\s+|microk8s\s+)?ctr)(?:\s+(?:-{1,2}[\w-]+(?:[= ](?!pull\b)[^\s-]\S*)?|images?|i))*\s+pull +(?:-{1,2}[\w-]+(?:[= ][^\s-]\S*)?\s+)*(?<image>\w[\w./:@-]*)\s*$'
 outcomes:
   - any: [enospc-pull]
     severity: error
@@ -573,6 +1176,7 @@ examples:
     - 'E0821 02:33:15.046002    1733 log.go:32] "PullImage from image service failed" err="rpc error: code = Unknown desc = failed to pull and unpack image \"registry.example.com/ml/notebook:2025.08\": failed to copy: write /var/lib/containerd/io.containerd.content.v1.content/ingest/41097216dbf65844fc31fc3835c8f2ee4cfa3c3329503a5480c19eb9c6d83fb9/data: no space left on device" image="registry.example.com/ml/notebook:2025.08"'
     - 'ctr: failed to extract layer sha256:ac5e9d15551b38fd3753f66632e1b4b0e0d79383968bda71f7334e9f8941482b: failed to mount /var/lib/containerd/tmpmounts/containerd-mount311902554: input/output error: unknown'
     - 'Aug 21 02:40:07 batch-wk-02 containerd[1022]: time="2025-08-21T02:40:07.118021554Z" level=error msg="PullImage \"registry.example.com/ml/notebook:2025.08\" failed" error="error creating temporary lease: write /var/lib/containerd/io.containerd.metadata.v1.bolt/meta.db: input/output error: unknown"'
+    - '$ docker pull registry.example.com/ml/notebook:2025.08'
   noMatch:
     - 'Aug 21 02:35:01 batch-wk-02 containerd[1022]: time="2025-08-21T02:35:01.500118322Z" level=error msg="StartContainer for \"b0a8a3b98331476502796b6275560d9b4899396e27850396bb1d807d3e9ea99d\" failed" error="failed to create containerd task: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: unable to apply cgroup configuration: failed to write \"0-3\": write /sys/fs/cgroup/cpuset/kubepods/burstable/podf5dd6190/cpuset.cpus: no space left on device: unknown"'
     - 'Aug 21 02:35:09 batch-wk-02 kubelet[1733]: E0821 02:35:09.204411    1733 manager.go:307] Registration of the raw container factory failed: inotify_init: no space left on device'
@@ -589,6 +1193,176 @@ examples:
         Aug 21 02:33:29 batch-wk-02 kubelet[1733]: E0821 02:33:29.771209    1733 pod_workers.go:1298] "Error syncing pod, skipping" err="failed to \"StartContainer\" for \"notebook\" with ImagePullBackOff: \"Back-off pulling image \\\"registry.example.com/ml/notebook:2025.08\\\"\"" pod="ml/notebook-0" podUID="f5dd6190-391e-4a87-a091-b30eb2832dc9"
       expect: [disk-full-during-unpack]
       forbid: [image-pull-backoff]
+"""#),
+        ("eviction-disk-pressure.yaml", #"""
+id: eviction-disk-pressure
+title: Node disk pressure (kubelet reclaiming ephemeral storage / evicting pods)
+severity: error
+component: kubelet
+family: node
+groupBy: node
+signals:
+  - name: reclaim-attempt
+    literals: ["viction manager: attempting to reclaim"]
+    regex: '[Ee]viction manager: attempting to reclaim"?\s*(?:resourceName=")?(?<resource>ephemeral-storage|(?:node|image|container)[Ff]s[.A-Za-z]*|inodes)'
+  - name: must-evict
+    literals: ["viction manager: must evict pod"]
+    regex: '[Ee]viction manager: must evict pod\(s\) to reclaim"?\s*(?:resourceName=")?(?<resource>ephemeral-storage|(?:node|image|container)[Ff]s[.A-Za-z]*|inodes)'
+  - name: reclaim-event
+    literals: ["Attempting to reclaim"]
+    regex: 'Attempting to reclaim (?<resource>ephemeral-storage|(?:node|image|container)[Ff]s[.A-Za-z]*|inodes)'
+  - name: pod-evicted
+    literals: ["ode was low on resource"]
+    regex: '[Nn]ode was low on resource: (?<resource>ephemeral-storage|(?:node|image|container)[Ff]s[.A-Za-z]*|inodes)\b(?:.*?Container (?<containerName>[^\s,]+) was using (?<usage>[^\s,]+))?'
+  - name: admission-rejected
+    literals: ["node has conditions", "node had condition"]
+    regex: '(?:node has conditions|node had condition): \[[^\]]*DiskPressure'
+  - name: disk-pressure-condition
+    literals: ["NodeHasDiskPressure", "KubeletHasDiskPressure", "kubelet has disk pressure"]
+    regex: '\b(?:NodeHasDiskPressure|KubeletHasDiskPressure|kubelet has disk pressure)\b'
+  - name: pod-evicted-ok
+    context: true
+    literals: ["pod is evicted successfully"]
+    regex: 'pod is evicted successfully"?(?:.*?\bpod"?[=:]"(?<pod>[^"]+))?'
+outcomes:
+  - any: [must-evict, pod-evicted, admission-rejected]
+    severity: error
+    confidence: high
+  - any: [reclaim-attempt, reclaim-event, disk-pressure-condition]
+    severity: warning
+    confidence: high
+    note: kubelet crossed a disk eviction threshold and is reclaiming (image GC, dead containers); no pod eviction or rejection is in this log yet.
+related: [image-gc-failed]
+rootCause: |
+  A disk eviction signal crossed its threshold on the node (defaults: nodefs.available<10%,
+  imagefs.available<15%, nodefs.inodesFree<5%, imagefs.inodesFree<5%). kubelet sets the
+  DiskPressure condition and taint (node.kubernetes.io/disk-pressure), rejects new pods, and
+  its eviction manager first reclaims node-level resources (deletes dead containers, runs image
+  GC) and then evicts pods ranked by ephemeral-storage use over their requests ("The node was
+  low on resource: ephemeral-storage. ... Container <c> was using <n>, request is <m>").
+  The space is often taken by something outside Kubernetes' control: container logs under
+  /var/log/pods, writable layers and emptyDirs under /var/lib/kubelet and
+  /var/lib/containerd, host logs (journald), or large images.
+remediation: |
+  1. Find the consumer: `df -h / /var/lib/containerd /var/lib/kubelet`, `df -i` for inodes,
+     `du -xsh /var/lib/containerd/* /var/lib/kubelet/pods/* /var/log/pods/* | sort -h | tail`,
+     `crictl stats -a` / `kubectl describe node <node>` (Allocated resources, Conditions).
+  2. Free space: `crictl rmi --prune`, remove exited containers (`crictl rm $(crictl ps -a -q
+     --state exited)`), `journalctl --vacuum-size=500M`, clean host files.
+  3. Prevent recurrence: set `ephemeral-storage` requests/limits on workloads and emptyDir
+     `sizeLimit`; cap container logs (`containerLogMaxSize`, `containerLogMaxFiles` in
+     /var/lib/kubelet/config.yaml); tune `imageGCHighThresholdPercent` /
+     `imageGCLowThresholdPercent`; give /var/lib/containerd its own, larger volume.
+  4. Evicted pods stay as Failed objects: `kubectl get pods -A --field-selector=status.phase=Failed`.
+references:
+  - https://kubernetes.io/docs/concepts/scheduling-eviction/node-pressure-eviction/
+  - https://kubernetes.io/docs/concepts/architecture/garbage-collection/#containers-images
+examples:
+  match:
+    - 'Jun 02 03:14:40 wk-batch-4 kubelet[1730]: I0602 03:14:40.210331    1730 eviction_manager.go:369] "Eviction manager: attempting to reclaim" resourceName="ephemeral-storage"'
+    - 'Jun 02 03:14:41 wk-batch-4 kubelet[1730]: I0602 03:14:41.400112    1730 eviction_manager.go:380] "Eviction manager: must evict pod(s) to reclaim" resourceName="ephemeral-storage"'
+    - 'I0117 22:05:13.551021    2210 eviction_manager.go:344] eviction manager: attempting to reclaim imagefs'
+    - '  Warning  Evicted    2m    kubelet  The node was low on resource: ephemeral-storage. Threshold quantity: 3043281586, available: 2815412Ki. Container ingest was using 12Gi, request is 0, has larger consumption of ephemeral-storage.'
+    - '{"ts":1748834081400.11,"caller":"eviction/eviction_manager.go:616","msg":"Eviction manager: pod is evicted successfully","pod":"batch/nightly-export-29183520-7xkq2"}'
+    - '  Warning  EvictionThresholdMet     6m                     kubelet          Attempting to reclaim ephemeral-storage'
+    - '  Normal   NodeHasDiskPressure      6m                     kubelet          Node wk-batch-4 status is now: NodeHasDiskPressure'
+    - '  Warning  OutOfephemeral-storage  10s   kubelet  Node didn''t have enough resource: ephemeral-storage, requested: 0, used: 0, capacity: 0 (Pod was rejected: The node had condition: [DiskPressure].)'
+    - 'W0117 22:05:20.118022    2210 predicate.go:74] Failed to admit pod fluentd-x8k2q_logging(ea95ecd0-b595-4a10-8bea-b87a841f7571) - node has conditions: [DiskPressure]'
+    - '  DiskPressure     True    Mon, 02 Jun 2025 03:15:10 +0000   Mon, 02 Jun 2025 03:14:40 +0000   KubeletHasDiskPressure       kubelet has disk pressure'
+  noMatch:
+    - '  DiskPressure     False   Mon, 02 Jun 2025 03:15:10 +0000   Mon, 02 Jun 2025 03:14:40 +0000   KubeletHasNoDiskPressure     kubelet has no disk pressure'
+    - '  Normal   NodeHasNoDiskPressure    6m (x2 over 6m)        kubelet          Node wk-batch-4 status is now: NodeHasNoDiskPressure'
+    - 'Jun 02 03:14:40 wk-batch-4 kubelet[1730]: I0602 03:14:40.210331    1730 eviction_manager.go:369] "Eviction manager: attempting to reclaim" resourceName="memory"'
+    - '  Warning  Evicted    2m    kubelet  The node was low on resource: memory. Threshold quantity: 100Mi, available: 92604Ki. Container api was using 1810844Ki, request is 512Mi, has larger consumption of memory.'
+  scenarios:
+    - name: reclaim only is a warning, eviction makes it an error
+      log: |
+        Jun 02 03:14:40 wk-batch-4 kubelet[1730]: I0602 03:14:40.210331    1730 eviction_manager.go:369] "Eviction manager: attempting to reclaim" resourceName="ephemeral-storage"
+        Jun 02 03:14:41 wk-batch-4 kubelet[1730]: I0602 03:14:41.400112    1730 eviction_manager.go:380] "Eviction manager: must evict pod(s) to reclaim" resourceName="ephemeral-storage"
+        Jun 02 03:14:41 wk-batch-4 kubelet[1730]: I0602 03:14:41.400371    1730 eviction_manager.go:398] "Eviction manager: pods ranked for eviction" pods=["batch/nightly-export-29183520-7xkq2","web/frontend-6c9d7b5f4-x2kq8"]
+        Jun 02 03:14:42 wk-batch-4 kubelet[1730]: I0602 03:14:42.950412    1730 eviction_manager.go:616] "Eviction manager: pod is evicted successfully" pod="batch/nightly-export-29183520-7xkq2"
+      expect: [eviction-disk-pressure]
+      forbid: [eviction-memory-pressure]
+"""#),
+        ("eviction-memory-pressure.yaml", #"""
+id: eviction-memory-pressure
+title: Node memory pressure (kubelet evicting pods to reclaim memory)
+severity: error
+component: kubelet
+family: node
+groupBy: node
+signals:
+  - name: reclaim-attempt
+    literals: ["viction manager: attempting to reclaim"]
+    regex: '[Ee]viction manager: attempting to reclaim"?\s*(?:resourceName=")?(?<resource>memory|allocatableMemory)\b'
+  - name: must-evict
+    literals: ["viction manager: must evict pod"]
+    regex: '[Ee]viction manager: must evict pod\(s\) to reclaim"?\s*(?:resourceName=")?(?<resource>memory|allocatableMemory)\b'
+  - name: reclaim-event
+    literals: ["Attempting to reclaim"]
+    regex: 'Attempting to reclaim (?<resource>memory)\b'
+  - name: pod-evicted
+    literals: ["ode was low on resource"]
+    regex: '[Nn]ode was low on resource: (?<resource>memory)\b(?:.*?Threshold quantity: (?<threshold>[^\s,]+), available: (?<available>[^\s,.]+))?(?:.*?Container (?<containerName>[^\s,]+) was using (?<usage>[^\s,]+))?'
+  - name: admission-rejected
+    literals: ["node has conditions", "node had condition"]
+    regex: '(?:node has conditions|node had condition): \[[^\]]*MemoryPressure'
+  - name: memory-pressure-condition
+    literals: ["NodeHasInsufficientMemory", "KubeletHasInsufficientMemory", "kubelet has insufficient memory available"]
+    regex: '\b(?:NodeHasInsufficientMemory|KubeletHasInsufficientMemory|kubelet has insufficient memory available)\b'
+  - name: pod-evicted-ok
+    context: true
+    literals: ["pod is evicted successfully"]
+    regex: 'pod is evicted successfully"?(?:.*?\bpod"?[=:]"(?<pod>[^"]+))?'
+outcomes:
+  - any: [must-evict, pod-evicted, admission-rejected]
+    severity: error
+    confidence: high
+  - any: [reclaim-attempt, reclaim-event, memory-pressure-condition]
+    severity: warning
+    confidence: high
+    note: kubelet crossed the memory eviction threshold; no pod eviction or rejection is in this log yet.
+rootCause: |
+  The node's available memory fell below kubelet's eviction threshold (default
+  memory.available<100Mi, computed from the kubepods cgroup and node memory, not `free`).
+  kubelet sets the MemoryPressure condition and taint (node.kubernetes.io/memory-pressure),
+  rejects new BestEffort pods, and evicts pods ranked by how far their usage exceeds their
+  requests ("The node was low on resource: memory. Threshold quantity: ..., available: ...
+  Container <c> was using <n>, request is <m>"). Usual causes: pods without memory requests or
+  with requests far below real use (overcommit), a leaking workload, or system daemons
+  (containerd, journald, monitoring agents) using memory that was not reserved with
+  system-reserved / kube-reserved. If memory runs out faster than kubelet's 10s housekeeping,
+  the kernel OOM killer acts first (see container-oom-killed).
+remediation: |
+  1. See who uses memory: `kubectl top pods -A --sort-by=memory`, `kubectl describe node
+     <node>` (Allocated resources, MemoryPressure), `crictl stats -a`, and on the host
+     `ps aux --sort=-rss | head`.
+  2. Right-size workloads: set memory requests close to real use and limits on every
+     container; fix the leaking workload.
+  3. Reserve memory for the system: `systemReserved` / `kubeReserved` and a larger
+     `evictionHard: {memory.available: "500Mi"}` (or soft thresholds with grace periods) in
+     /var/lib/kubelet/config.yaml, then restart kubelet.
+  4. Evicted pods stay as Failed objects: `kubectl get pods -A --field-selector=status.phase=Failed`.
+references:
+  - https://kubernetes.io/docs/concepts/scheduling-eviction/node-pressure-eviction/
+  - https://kubernetes.io/docs/tasks/administer-cluster/reserve-compute-resources/
+examples:
+  match:
+    - 'Jun 02 03:40:12 wk-batch-4 kubelet[1730]: I0602 03:40:12.552031    1730 eviction_manager.go:369] "Eviction manager: attempting to reclaim" resourceName="memory"'
+    - 'Jun 02 03:40:12 wk-batch-4 kubelet[1730]: I0602 03:40:12.553120    1730 eviction_manager.go:380] "Eviction manager: must evict pod(s) to reclaim" resourceName="memory"'
+    - 'I0117 22:31:44.004210    2210 eviction_manager.go:344] eviction manager: attempting to reclaim memory'
+    - '  Warning  Evicted    2m    kubelet  The node was low on resource: memory. Threshold quantity: 100Mi, available: 92604Ki. Container api was using 1810844Ki, request is 512Mi, has larger consumption of memory.'
+    - '{"ts":1748835612910.4,"caller":"eviction/eviction_manager.go:616","msg":"Eviction manager: pod is evicted successfully","pod":"web/api-5c8d7f9b6-zr2mt"}'
+    - '  Warning  EvictionThresholdMet     6m                     kubelet          Attempting to reclaim memory'
+    - '  Normal   NodeHasInsufficientMemory  6m                   kubelet          Node wk-batch-4 status is now: NodeHasInsufficientMemory'
+    - '  MemoryPressure   True    Mon, 02 Jun 2025 03:40:40 +0000   Mon, 02 Jun 2025 03:40:12 +0000   KubeletHasInsufficientMemory   kubelet has insufficient memory available'
+    - '  Warning  OutOfmemory  10s   kubelet  Node didn''t have enough resource: memory, requested: 0, used: 0, capacity: 0 (Pod was rejected: The node had condition: [MemoryPressure].)'
+    - 'W0117 22:31:50.772103    2210 predicate.go:74] Failed to admit pod loadgen-5b8f7_perf(a66fab1b-85e4-4fd5-bec8-3736409bfb6f) - node has conditions: [MemoryPressure]'
+  noMatch:
+    - '  Normal   NodeHasSufficientMemory  6m (x2 over 6m)        kubelet          Node wk-batch-4 status is now: NodeHasSufficientMemory'
+    - '  MemoryPressure   False   Mon, 02 Jun 2025 03:40:40 +0000   Mon, 02 Jun 2025 03:40:12 +0000   KubeletHasSufficientMemory   kubelet has sufficient memory available'
+    - 'Jun 02 03:40:12 wk-batch-4 kubelet[1730]: I0602 03:40:12.552031    1730 eviction_manager.go:369] "Eviction manager: attempting to reclaim" resourceName="ephemeral-storage"'
+    - 'Jun 02 03:41:02 wk-batch-4 kernel: Memory cgroup out of memory: Killed process 88123 (java) total-vm:8123456kB, anon-rss:2097152kB, file-rss:0kB, shmem-rss:0kB, UID:1000 pgtables:4512kB oom_score_adj:968'
 """#),
         ("image-config-octet-stream-unsupported.yaml", #"""
 id: image-config-octet-stream-unsupported
@@ -677,6 +1451,59 @@ examples:
       log: |
         Nov 29 09:14:08 wk-7 containerd[2231]: time="2026-11-29T09:14:08.402117030Z" level=error msg="PullImage \"docker.io/library/redis:2.8.23\" failed" error="failed to pull and unpack image \"docker.io/library/redis:2.8.23\": failed to unpack image on snapshotter overlayfs: failed to extract layer sha256:e78beda97121d2c29a29c9ddc146e6827dee79acbda3267cf5be255fbd23f21a: failed to get reader from content store: content digest sha256:1cc5435e8bb4630238f80f0b06f23d2ca666f4ca60fd59ffaf7995664bb6bee1: not found"
       forbid: [image-config-octet-stream-unsupported]
+"""#),
+        ("image-gc-failed.yaml", #"""
+id: image-gc-failed
+title: Image garbage collection cannot free enough space on the image filesystem
+severity: warning
+component: kubelet
+family: node
+groupBy: node
+signals:
+  - name: gc-short
+    literals: ["ailed to garbage collect required amount of images"]
+    regex: '^(?!.*failed once. Stats initialization)(?:.*?)[Ff]ailed to garbage collect required amount of images\.?\s*(?:Wanted to free (?<wanted>\d+) bytes, but freed (?<freed>\d+) bytes|Attempted to free (?<attempted>\d+) bytes, but only found (?<eligible>\d+) bytes eligible to free)?'
+  - name: gc-repeated
+    literals: ["Image garbage collection failed multiple times in a row"]
+    regex: 'Image garbage collection failed multiple times in a row(?:[",\s]*err"?[=:]"|: )?(?<reason>[^"]*[^"\s])?'
+rootCause: |
+  The image filesystem (imagefs, normally the disk holding /var/lib/containerd) is above
+  kubelet's `imageGCHighThresholdPercent` (85% by default), so kubelet tries to delete unused
+  images down to `imageGCLowThresholdPercent` (80%), but cannot free enough:
+  "failed to garbage collect required amount of images. Wanted to free <n> bytes, but freed <m>
+  bytes" (before 1.26) or "Failed to garbage collect required amount of images. Attempted to
+  free <n> bytes, but only found <m> bytes eligible to free." (1.26 and later; events
+  FreeDiskSpaceFailed / ImageGCFailed). Either every image on the node is in use by a running
+  or pinned container, or, more often, the space is used by something image GC cannot delete:
+  container writable layers, emptyDir volumes, container logs, or host data on the same
+  filesystem. If usage keeps growing the node reaches DiskPressure and starts evicting pods.
+remediation: |
+  1. Find the real consumer: `df -h /var/lib/containerd /var/lib/kubelet /var/log`,
+     `du -xsh /var/lib/containerd/io.containerd.snapshotter.v1.overlayfs /var/lib/containerd/io.containerd.content.v1.content /var/log/pods /var/lib/kubelet/pods | sort -h`.
+  2. Images: `crictl images` / `crictl rmi --prune` removes images no container uses; check for
+     many versions of the same large image (CI nodes, frequent deploys).
+  3. Writable layers and logs: find pods writing into their container filesystem or emptyDir
+     (`crictl stats -a`), set `ephemeral-storage` limits and emptyDir `sizeLimit`, cap logs with
+     `containerLogMaxSize` / `containerLogMaxFiles`.
+  4. Give imagefs more room (bigger or dedicated disk for /var/lib/containerd), or lower
+     `imageGCHighThresholdPercent` so GC starts earlier; on 1.29+ consider `imageMaximumGCAge`.
+references:
+  - https://kubernetes.io/docs/concepts/architecture/garbage-collection/#containers-images
+  - https://github.com/kubernetes/kubernetes/pull/112631
+versionNotes:
+  - component: kubelet
+    range: ">=1.26"
+    text: Since 1.26 the message reports how many bytes were eligible to free; 0 eligible bytes means every image is in use, so the space is taken by something else.
+examples:
+  match:
+    - '  Warning  FreeDiskSpaceFailed  12m   kubelet, wk-ci-7     failed to garbage collect required amount of images. Wanted to free 3221225472 bytes, but freed 118489402 bytes'
+    - 'Apr 19 06:20:02 wk-ci-7 kubelet[1402]: E0419 06:20:02.771902    1402 kubelet.go:1400] "Image garbage collection failed multiple times in a row" err="Failed to garbage collect required amount of images. Attempted to free 7219803340 bytes, but only found 0 bytes eligible to free."'
+    - '{"ts":1745043602771.9,"caller":"images/image_gc_manager.go:356","msg":"Image garbage collection failed multiple times in a row","err":"failed to garbage collect required amount of images. Attempted to free 2866873958 bytes, but only found 1192400732 bytes eligible to free."}'
+    - '12m         Warning   ImageGCFailed             node/wk-ci-7     Failed to garbage collect required amount of images. Attempted to free 2866873958 bytes, but only found 1192400732 bytes eligible to free.'
+  noMatch:
+    - 'Apr 19 06:01:10 wk-ci-7 kubelet[1402]: E0419 06:01:10.310021    1402 kubelet.go:1400] "Image garbage collection failed once. Stats initialization may not have completed yet" err="invalid capacity 0 on image filesystem"'
+    - 'Apr 19 06:01:10 wk-ci-7 kubelet[1402]: E0419 06:01:10.310021    1402 kubelet.go:1400] "Image garbage collection failed once. Stats initialization may not have completed yet" err="failed to garbage collect required amount of images. Attempted to free 1024 bytes, but only found 0 bytes eligible to free."'
+    - 'Apr 19 06:20:01 wk-ci-7 kubelet[1402]: I0419 06:20:01.530221    1402 image_gc_manager.go:434] "Removing image to free bytes" imageID="sha256:a3a1020ebe5d2017c8e333bedc8f842e945cf0680d55464de2573a73d6a442c8" size=288127432 runtimeHandler=""'
 """#),
         ("image-not-found.yaml", #"""
 id: image-not-found
@@ -781,22 +1608,32 @@ signals:
   - name: back-off
     literals: ["Back-off pulling image"]
     regex: 'Back-off pulling image ["“](?<image>[^"“”\s][^"“”]*)["”](?:.*?\bpod="(?<pod>[^"]+)")?'
-  - name: pull-error-reason
+  - name: sync-error
     literals: ["ErrImagePull", "ImagePullBackOff"]
-    regex: '\b(?<reason>ErrImagePull|ImagePullBackOff)\b(?:.*?\bpod="(?<pod>[^"]+)")?(?:.*?\bpodUID="?(?<podUID>[0-9a-f-]{36}))?'
+    regex: '\b(?<reason>ErrImagePull|ImagePullBackOff)\b(?:.*?(?:pull and unpack image|pulling image|Failed to pull image) "(?<image>[^"]+)")?.*?\bpod="(?<pod>[^"]+)"(?:.*?\bpodUID="?(?<podUID>[0-9a-f-]{36}))?'
+  - name: sync-error-legacy
+    literals: ["ErrImagePull", "ImagePullBackOff"]
+    regex: 'Error syncing pod (?<podUID>[0-9a-f-]{36}) \("(?<pod>[^_"]+)_(?<podNamespace>[^("]+)\(.*?with (?<reason>ErrImagePull|ImagePullBackOff)(?:.*?(?:pull and unpack image|pulling image|Failed to pull image) "(?<image>[^"]+)")?'
+  - name: pull-error-reason
+    context: true
+    literals: ["ErrImagePull", "ImagePullBackOff"]
+    regex: '\b(?<reason>ErrImagePull|ImagePullBackOff)\b'
   - name: pod-status
+    context: true
     literals: ["ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"]
     regex: '^\s*(?:(?<podNamespace>[a-z0-9][a-z0-9-]*)\s+)?(?<pod>[a-z0-9][a-z0-9.-]*)\s+\d+/\d+\s+(?<reason>ErrImagePull|ImagePullBackOff|InvalidImageName|ErrImageNeverPull)\s'
   - name: invalid-image-name
     literals: ["Failed to apply default image tag", "failed to parse image reference"]
     regex: '(?:Failed to apply default image tag|failed to parse image reference) "(?<image>[^"]+)"'
   - name: invalid-image-reason
+    context: true
     literals: ["InvalidImageName"]
     regex: '\bInvalidImageName\b(?:.*?\bpod="(?<pod>[^"]+)")?'
   - name: never-pull
     literals: ["is not present with pull policy of Never"]
     regex: 'Container image "(?<image>[^"]+)" is not present with pull policy of Never(?:.*?\bpod="(?<pod>[^"]+)")?'
   - name: never-pull-reason
+    context: true
     literals: ["ErrImageNeverPull"]
     regex: '\bErrImageNeverPull\b(?:.*?\bpod="(?<pod>[^"]+)")?'
   - name: pulling
@@ -812,7 +1649,7 @@ outcomes:
     severity: error
     confidence: high
     note: The image reference cannot be parsed (InvalidImageName); fix the image field of the pod spec.
-  - any: [failed-to-pull, image-service-failed, back-off, pull-error-reason, pod-status]
+  - any: [failed-to-pull, image-service-failed, back-off, sync-error, sync-error-legacy]
     severity: error
     confidence: low
     note: Kubelet reports the pull failure; the runtime's error text (the part after "Failed to pull image ... :") names the real cause.
@@ -859,6 +1696,7 @@ examples:
     - 'E1117 00:28:50.182446    7872 remote_image.go:113] PullImage "busybox:1.31" from image service failed: rpc error: code = Unknown desc = failed to pull and unpack image "docker.io/library/busybox:1.31": failed to resolve reference "docker.io/library/busybox:1.31": failed to do request: Head https://registry-1.docker.io/v2/library/busybox/manifests/1.31: dial tcp: lookup registry-1.docker.io: Try again'
     - '{"ts":1772460439551.402,"caller":"remote/remote_image.go:180","msg":"PullImage from image service failed","err":"rpc error: code = Unknown desc = failed to pull and unpack image \"registry.internal.example/pay/ledger:v2.4.0\": unexpected status from HEAD request: 500 Internal Server Error","image":"registry.internal.example/pay/ledger:v2.4.0"}'
     - 'ledger-7d9c6b5f4-qk2lm          0/1     ImagePullBackOff   0          6m12s'
+    - 'Mar 02 14:08:45 wrk-b-07 kubelet[3318]: E0302 14:08:45.318223    3318 pod_workers.go:191] Error syncing pod e942bfc4-93ad-4360-bec0-aa68aed450fa ("ledger-7d9c6b5f4-qk2lm_pay(e942bfc4-93ad-4360-bec0-aa68aed450fa)"), skipping: failed to "StartContainer" for "ledger" with ImagePullBackOff: "Back-off pulling image \"registry.internal.example/pay/ledger:v2.4.0\""'
     - 'Warning  InspectFailed  8s (x3 over 20s)  kubelet  Failed to apply default image tag "Registry.Internal.example/pay/Ledger:v2": couldn''t parse image reference "Registry.Internal.example/pay/Ledger:v2": invalid reference format: repository name must be lowercase'
     - 'Warning  Failed     8s (x3 over 20s)  kubelet  Error: InvalidImageName'
     - 'Mar 02 14:11:02 wrk-b-07 containerd[1101]: time="2026-03-02T14:11:02.410926113Z" level=error msg="PullImage \"registry.internal.example/pay/ledger:v2.4.0 \" failed" error="failed to parse image reference \"registry.internal.example/pay/ledger:v2.4.0 \": invalid reference format"'
@@ -980,6 +1818,329 @@ examples:
         Jun 11 10:02:44 edge-wk-03 containerd[903]: time="2025-06-11T10:02:44.918162014Z" level=info msg="Pulled image \"docker.io/library/busybox:1.36\" with image id \"sha256:3704f22af5a462ceae76bcfd9446335849a5c29a15663a02d3460329281b5dd5\", repo tag \"docker.io/library/busybox:1.36\", size \"2140127\" in 1.2s"
       forbid: [image-pull-progress-timeout]
 """#),
+        ("kubelet-apiserver-x509.yaml", #"""
+id: kubelet-apiserver-x509
+title: kubelet cannot verify the API server certificate (x509 on API server calls)
+severity: error
+component: kubelet
+family: node
+groupBy: node
+signals:
+  - name: apiserver-x509
+    literals: ["x509: certificate", "x509: cannot validate certificate"]
+    regex: '^(?!.*(?:failed to do request|failed to pull|failed to resolve reference|PullImage))(?:.*?"(?<operation>[A-Z][^"]{3,80})" err=)?.*?"?https://(?=[^"\s]*(?:/apis?/|/healthz|/version|:6443|kubernetes.default))(?<host>[^/"\s]+)(?<path>/[^"\s]*?)?"?:?\s(?:tls: failed to verify certificate: )?(?<reason>(?:x509: certificate|x509: cannot validate certificate)[^"(]*[^"(\s])'
+related: [kubelet-client-cert-expired]
+rootCause: |
+  kubelet's API client (node registration, node status and lease updates, informers listing
+  Nodes/Pods/Services, CSR requests) cannot complete the TLS handshake with the API server
+  because it does not trust or accept the certificate the server presents. This is not the
+  registry x509 case (containerd `failed to do request` to a registry); here the URL is the API
+  server (`https://<host>:6443/api/...`, `/apis/...`, `kubernetes.default`). Variants:
+  - "x509: certificate has expired or is not yet valid": the API server serving certificate
+    expired (kubeadm certificates last one year unless renewed by an upgrade), or the node
+    clock is far off;
+  - "x509: certificate signed by unknown authority": the CA in kubelet's kubeconfig
+    (/etc/kubernetes/kubelet.conf certificate-authority-data) is not the CA that signed the
+    server certificate, typically after the control plane was re-initialised or its CA rotated,
+    or a TLS-intercepting proxy sits in between;
+  - "x509: certificate is valid for ..., not <name>": the node reaches the API server through
+    a name or IP (load balancer, new address) missing from the certificate's SANs.
+  The node stops updating its status and lease and goes NotReady; pods keep running but are
+  no longer managed.
+remediation: |
+  1. See what the server presents: `openssl s_client -connect <host>:6443 -showcerts </dev/null
+     | openssl x509 -noout -dates -issuer -subject -ext subjectAltName`; check the node clock
+     (`timedatectl`, chrony/ntp).
+  2. Expired control-plane certificates (kubeadm): on each control-plane node run
+     `kubeadm certs check-expiration`, `kubeadm certs renew all`, then restart the static pods
+     (move the manifests out of /etc/kubernetes/manifests and back) and kubelet.
+  3. Unknown authority: compare the CA in /etc/kubernetes/kubelet.conf with
+     /etc/kubernetes/pki/ca.crt on a control-plane node; after a CA change, regenerate the
+     node's kubelet.conf or rejoin the node (`kubeadm reset` + `kubeadm join`).
+  4. Name mismatch: add the name/IP to the API server certSANs (kubeadm ClusterConfiguration
+     `apiServer.certSANs`) and regenerate the serving certificate
+     (`kubeadm init phase certs apiserver`), or point kubelet.conf `server:` at a covered name.
+references:
+  - https://kubernetes.io/docs/tasks/administer-cluster/kubeadm/kubeadm-certs/
+  - https://kubernetes.io/docs/setup/production-environment/tools/kubeadm/troubleshooting-kubeadm/
+examples:
+  match:
+    - 'Mar 05 08:01:10 wk-ams-12 kubelet[3311]: W0305 08:01:10.104562    3311 reflector.go:539] k8s.io/client-go/informers/factory.go:160: failed to list *v1.Node: Get "https://10.20.0.4:6443/api/v1/nodes?fieldSelector=metadata.name%3Dwk-ams-12&limit=500&resourceVersion=0": tls: failed to verify certificate: x509: certificate has expired or is not yet valid: current time 2025-03-05T08:01:10Z is after 2025-03-01T11:42:07Z'
+    - 'Mar 05 08:01:12 wk-ams-12 kubelet[3311]: E0305 08:01:12.220410    3311 kubelet_node_status.go:96] "Unable to register node with API server" err="Post \"https://10.20.0.4:6443/api/v1/nodes\": tls: failed to verify certificate: x509: certificate signed by unknown authority (possibly because of \"crypto/rsa: verification error\" while trying to verify candidate authority certificate \"kubernetes\")" node="wk-ams-12"'
+    - 'Aug 12 10:15:44 old-node-1 kubelet[1020]: E0812 10:15:44.381233    1020 reflector.go:125] k8s.io/kubernetes/pkg/kubelet/kubelet.go:444: Failed to list *v1.Service: Get https://kubernetes.default.svc:443/api/v1/services?limit=500&resourceVersion=0: x509: certificate signed by unknown authority'
+    - '{"ts":1741161674227.61,"caller":"lease/controller.go:145","msg":"Failed to ensure lease exists, will retry","err":"Get \"https://api.int.prod.example:6443/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/wk-ams-12?timeout=10s\": x509: certificate is valid for kubernetes, kubernetes.default, cp-1, not api.int.prod.example","interval":"7s"}'
+    - 'E0305 08:06:30.551203    3311 certificate_manager.go:562] "Unhandled Error" err="kubernetes.io/kube-apiserver-client-kubelet: Failed while requesting a signed certificate from the control plane: cannot create certificate signing request: Post \"https://10.20.0.4:6443/apis/certificates.k8s.io/v1/certificatesigningrequests\": tls: failed to verify certificate: x509: cannot validate certificate for 10.20.0.4 because it doesn''t contain any IP SANs" logger="UnhandledError"'
+  noMatch:
+    - 'Mar 05 08:03:41 wk-ams-12 containerd[802]: time="2025-03-05T08:03:41.771021442Z" level=error msg="PullImage \"registry.corp.example:5000/team/app:1.4\" failed" error="failed to pull and unpack image \"registry.corp.example:5000/team/app:1.4\": failed to resolve reference \"registry.corp.example:5000/team/app:1.4\": failed to do request: Head \"https://registry.corp.example:5000/v2/team/app/manifests/1.4\": tls: failed to verify certificate: x509: certificate signed by unknown authority"'
+    - 'Mar 05 08:03:50 wk-ams-12 kubelet[3311]: I0305 08:03:50.412210    3311 log.go:245] http: TLS handshake error from 10.20.0.4:51432: remote error: tls: bad certificate'
+    - 'Mar 05 08:04:02 wk-ams-12 kubelet[3311]: E0305 08:04:02.019822    3311 kubelet_node_status.go:96] "Unable to register node with API server" err="Post \"https://10.20.0.4:6443/api/v1/nodes\": dial tcp 10.20.0.4:6443: connect: connection refused" node="wk-ams-12"'
+"""#),
+        ("kubelet-cgroup-v1-unsupported.yaml", #"""
+id: kubelet-cgroup-v1-unsupported
+title: kubelet refuses to run on a cgroup v1 host (failCgroupV1)
+severity: critical
+component: kubelet
+family: node
+groupBy: node
+signals:
+  - name: cgroupv1-fatal
+    literals: ["not run on a host using cgroup v1"]
+    regex: 'kubelet is configured to not run on a host using cgroup v1'
+  - name: cgroupv1-preflight-error
+    literals: ["v1 support is deprecated and will be removed"]
+    regex: '[Cc]groups? v1 support is deprecated and will be removed'
+  - name: cgroupv1-maintenance
+    literals: ["v1 support is in maintenance mode"]
+    regex: '[Cc]groups? v1 support is in maintenance mode'
+outcomes:
+  - any: [cgroupv1-fatal, cgroupv1-preflight-error]
+    severity: critical
+    confidence: high
+  - when: [cgroupv1-maintenance]
+    severity: warning
+    confidence: high
+    note: This kubelet still runs on cgroup v1, but Kubernetes 1.35 and later refuse to start on cgroup v1 by default (failCgroupV1); migrate the host to cgroup v2 before upgrading.
+rootCause: |
+  The host booted with the legacy cgroup v1 hierarchy (or the hybrid layout), and kubelet's
+  `failCgroupV1` setting is true, the default from Kubernetes 1.35. kubelet rejects its own
+  configuration at start-up: "failed to validate kubelet configuration, error: kubelet is
+  configured to not run on a host using cgroup v1. cgroup v1 support is unsupported and will be
+  removed in a future release", exits, and systemd (or k3s/k0s: `Shutdown request received:
+  "kubelet exited: ..."`) restarts it in a loop, so the node never registers. Kubernetes
+  1.31-1.34 only warn ("cgroup v1 support is in maintenance mode, please migrate to cgroup v2",
+  event reason CgroupV1); kubeadm 1.35 preflight fails with "cgroups v1 support is deprecated and
+  will be removed in a future release". Typical cgroup v1 hosts: `systemd.unified_cgroup_hierarchy=0` on the
+  kernel command line, RHEL/CentOS 7-8 and Alibaba Cloud Linux 3 defaults, Ubuntu 20.04, old
+  WSL2 kernels and Docker Desktop (kind/k3d nodes inherit the host's cgroup version).
+remediation: |
+  1. Check the hierarchy: `stat -fc %T /sys/fs/cgroup` prints `cgroup2fs` on cgroup v2 and
+     `tmpfs` on v1 (for kind/k3d: `docker info --format '{{.CgroupVersion}}'`).
+  2. Switch to cgroup v2 and reboot: `grubby --update-kernel=ALL
+     --args="systemd.unified_cgroup_hierarchy=1"` (RHEL family) or add it to
+     GRUB_CMDLINE_LINUX in /etc/default/grub and `update-grub` (Debian/Ubuntu); on WSL2 set
+     `kernelCommandLine = cgroup_no_v1=all` in %UserProfile%\.wslconfig. Use the systemd cgroup
+     driver in kubelet and containerd (`SystemdCgroup = true`).
+  3. Temporary only: set `failCgroupV1: false` in /var/lib/kubelet/config.yaml (k3s: a
+     KubeletConfiguration drop-in under /var/lib/rancher/k3s/agent/etc/kubelet.conf.d/), then
+     restart kubelet; or stay on a kubelet older than 1.35.
+references:
+  - https://kubernetes.io/docs/concepts/architecture/cgroups/
+  - https://github.com/kubernetes/enhancements/issues/5573
+  - https://github.com/kubernetes/kubernetes/pull/134298
+  - https://github.com/kubernetes/system-validators/pull/59
+versionNotes:
+  - component: kubelet
+    range: ">=1.35"
+    text: From 1.35 failCgroupV1 defaults to true, so kubelet exits on cgroup v1 unless it is set to false explicitly.
+  - component: kubelet
+    range: ">=1.31,<1.35"
+    text: kubelet 1.31 to 1.34 runs on cgroup v1 with a warning; it fails only if failCgroupV1 was set to true.
+examples:
+  match:
+    - 'Sep 01 04:12:30 orange-pi5 k3s[1207]: time="2026-09-01T04:12:30Z" level=fatal msg="Shutdown request received: \"kubelet exited: failed to validate kubelet configuration, error: kubelet is configured to not run on a host using cgroup v1. cgroup v1 support is unsupported and will be removed in a future release, path: &TypeMeta{Kind:,APIVersion:,}\""'
+    - 'Sep 01 04:14:02 qb-1 kubelet[880]: E0901 04:14:02.550210     880 run.go:72] "command failed" err="failed to validate kubelet configuration, error: kubelet is configured to not run on a host using cgroup v1. cgroup v1 support is unsupported and will be removed in a future release, path: &TypeMeta{Kind:,APIVersion:,}"'
+    - '  Warning  CgroupV1                 12m                    kubelet          Cgroup v1 support is in maintenance mode, please migrate to Cgroup v2.'
+    - '3m2s        Warning   CgroupV1                  Node/wk-7     cgroup v1 support is in maintenance mode, please migrate to cgroup v2'
+    - '	[ERROR SystemVerification]: cgroups v1 support is deprecated and will be removed in a future release. Please migrate to cgroups v2. To explicitly enable cgroups v1 support, you must set the kubelet configuration option ''FailCgroupV1'' to ''false''.'
+  noMatch:
+    - 'Sep 01 04:14:02 qb-1 kubelet[880]: I0901 04:14:02.551021     880 server.go:1423] "Using cgroup driver setting received from the CRI runtime" cgroupDriver="systemd"'
+    - '  Normal   NodeAllocatableEnforced  12m                    kubelet          Updated Node Allocatable limit across pods'
+"""#),
+        ("kubelet-client-cert-expired.yaml", #"""
+id: kubelet-client-cert-expired
+title: kubelet client certificate expired (node cannot authenticate to the API server)
+severity: critical
+component: kubelet
+family: node
+groupBy: node
+signals:
+  - name: bootstrap-cert-expired
+    literals: ["art of the existing bootstrap client certificate"]
+    regex: '[Pp]art of the existing bootstrap client certificate (?:(?:in|located at|which located at) "?(?<kubeconfig>[^\s"]+)"? )?is expired: (?<expiry>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?: [+-]\d{4})?(?: [A-Z]{2,5})?)?'
+  - name: active-cert-expired
+    literals: ["currently active client certificate has expired"]
+    regex: '[Tt]he currently active client certificate has expired(?<serverState>, but the server is not responsive| and the server is responsive)?'
+  - name: bootstrap-kubeconfig-missing
+    context: true
+    literals: ["unable to load bootstrap kubeconfig"]
+    regex: 'unable to load bootstrap kubeconfig: stat (?<bootstrapKubeconfig>\S+?): no such file or directory'
+outcomes:
+  - when: [bootstrap-cert-expired, bootstrap-kubeconfig-missing]
+    severity: critical
+    confidence: high
+    note: The bootstrap kubeconfig is gone (kubeadm deletes it after the join), so kubelet cannot obtain a new certificate and exits in a restart loop.
+  - any: [bootstrap-cert-expired, active-cert-expired]
+    severity: critical
+    confidence: high
+related: [kubelet-apiserver-x509]
+rootCause: |
+  The client certificate kubelet uses to talk to the API server (the one referenced by
+  /etc/kubernetes/kubelet.conf, normally /var/lib/kubelet/pki/kubelet-client-current.pem) is
+  past its NotAfter date. At start-up kubelet logs "part of the existing bootstrap client
+  certificate [in <kubeconfig>] is expired: <time>" and falls back to the bootstrap kubeconfig;
+  on kubeadm nodes /etc/kubernetes/bootstrap-kubelet.conf was deleted after the join, so it then
+  fails with "unable to load bootstrap kubeconfig: stat ...: no such file or directory" and
+  exits (restart loop, status=255 or 1). A running kubelet logs "The currently active client
+  certificate has expired" and its API calls are rejected as Unauthorized; the node goes
+  NotReady. Rotation did not happen because `rotateCertificates` is off, the node was powered
+  off past the expiry (typically one year after kubeadm init/join), CSR approval is broken, the
+  node image was pre-baked with a certificate (kind, minikube), or the clock jumped.
+remediation: |
+  1. Confirm: `openssl x509 -noout -dates -in /var/lib/kubelet/pki/kubelet-client-current.pem`
+     and check the node clock (`timedatectl`).
+  2. kubeadm, on a control-plane node: `kubeadm kubeconfig user --org system:nodes
+     --client-name system:node:<node> > kubelet.conf`, copy it to the node as
+     /etc/kubernetes/kubelet.conf (embedded cert), then `systemctl restart kubelet`; once the
+     node is Ready, switch back to the rotating file by pointing client-certificate and
+     client-key in kubelet.conf at /var/lib/kubelet/pki/kubelet-client-current.pem.
+     On a control-plane node itself, `kubeadm init phase kubelet-finalize all` restores it.
+     Alternatively reset and rejoin the node (`kubeadm reset`, `kubeadm join ...`).
+  3. Keep rotation on: `rotateCertificates: true` in /var/lib/kubelet/config.yaml; approve
+     pending CSRs (`kubectl get csr`, `kubectl certificate approve <csr>`).
+  4. Renew the control-plane certificates too if they expired (`kubeadm certs check-expiration`).
+references:
+  - https://kubernetes.io/docs/setup/production-environment/tools/kubeadm/troubleshooting-kubeadm/#kubelet-client-cert
+  - https://github.com/kubernetes/kubernetes/pull/98230
+  - https://github.com/kubernetes/kubernetes/issues/65991
+  - https://github.com/kubernetes/kubernetes/issues/96256
+examples:
+  match:
+    - 'Jun 12 08:55:47 wk-lyon-2 kubelet[261533]: E0612 08:55:47.623225  261533 bootstrap.go:266] part of the existing bootstrap client certificate in /etc/kubernetes/kubelet.conf is expired: 2026-04-18 14:08:56 +0000 UTC'
+    - 'Mar 03 07:10:14 nuc-lab kubelet[2290]: E0303 07:10:14.890301    2290 bootstrap.go:263] Part of the existing bootstrap client certificate is expired: 2021-02-27 09:14:33 +0000 UTC'
+    - 'Oct 14 06:31:02 cp-2 kubelet[1102]: E1014 06:31:02.100911    1102 bootstrap.go:266] "Unhandled Error" err="part of the existing bootstrap client certificate in /etc/kubernetes/kubelet.conf is expired: 2025-10-01 03:12:40 +0000 UTC" logger="UnhandledError"'
+    - 'Nov 11 00:15:53 10.233.0.7 kubelet[66610]: E1111 00:15:53.851634   66610 transport.go:113] The currently active client certificate has expired, but the server is not responsive. A restart may be necessary to retrieve new initial credentials.'
+    - 'Mar 03 07:10:14 nuc-lab kubelet[2290]: F0303 07:10:14.890377    2290 server.go:269] failed to run Kubelet: unable to load bootstrap kubeconfig: stat /etc/kubernetes/bootstrap-kubelet.conf: no such file or directory'
+  noMatch:
+    - 'Oct 14 06:31:02 cp-2 kubelet[1102]: I1014 06:31:02.210771    1102 certificate_manager.go:356] "Certificate expiration is" logger="kubernetes.io/kube-apiserver-client-kubelet" expiration="2026-10-14 06:26:01 +0000 UTC" deadline="2026-07-20 11:03:27 +0000 UTC"'
+    - 'Oct 14 06:31:05 cp-2 kubelet[1102]: E1014 06:31:05.118820    1102 reflector.go:158] "Unhandled Error" err="k8s.io/client-go/informers/factory.go:160: Failed to watch *v1.Node: failed to list *v1.Node: Get \"https://10.20.0.4:6443/api/v1/nodes?limit=500\": tls: failed to verify certificate: x509: certificate has expired or is not yet valid: current time 2025-10-14T06:31:05Z is after 2025-10-01T03:12:40Z"'
+  scenarios:
+    - name: expired client cert and deleted bootstrap kubeconfig (kubeadm node)
+      log: |
+        Mar 03 07:10:14 nuc-lab kubelet[2290]: I0303 07:10:14.701122    2290 server.go:416] Version: v1.20.15
+        Mar 03 07:10:14 nuc-lab kubelet[2290]: E0303 07:10:14.890301    2290 bootstrap.go:265] part of the existing bootstrap client certificate is expired: 2021-02-27 09:14:33 +0000 UTC
+        Mar 03 07:10:14 nuc-lab kubelet[2290]: F0303 07:10:14.890377    2290 server.go:269] failed to run Kubelet: unable to load bootstrap kubeconfig: stat /etc/kubernetes/bootstrap-kubelet.conf: no such file or directory
+        Mar 03 07:10:14 nuc-lab systemd[1]: kubelet.service: Main process exited, code=exited, status=255/EXCEPTION
+      expect: [kubelet-client-cert-expired]
+"""#),
+        ("kubelet-container-manager-failed.yaml", #"""
+id: kubelet-container-manager-failed
+title: kubelet container manager failed to start (reserved cgroups, QoS cgroups or controllers)
+severity: critical
+component: kubelet
+family: node
+groupBy: node
+signals:
+  - name: container-manager-failed
+    literals: ["Failed to start ContainerManager"]
+    regex: 'Failed to start ContainerManager(?:[^A-Za-z\[]*?(?:err[=":]+)?(?<reason>[A-Za-z\[][^"]*[^"\s]))?'
+related: [cgroup-driver-mismatch, kubelet-cgroup-v1-unsupported]
+rootCause: |
+  kubelet's container manager sets up the node's cgroup tree (kubepods and the QoS cgroups,
+  kube-reserved / system-reserved enforcement, CPU/memory managers) before it runs any pod. It
+  failed, so kubelet either exits or cannot isolate pods ("Failed to start ContainerManager
+  <reason>", event reason KubeletSetupFailed). Common reasons, visible in the captured reason:
+  - `Failed to enforce Kube Reserved / System Reserved Cgroup Limits on "/kubelet.slice":
+    ... cgroup does not exist`: enforceNodeAllocatable includes kube-reserved/system-reserved
+    but the named cgroups were not created (with the systemd driver give them as
+    `/kubelet.slice`, create the slice unit first);
+  - `failed to initialize top level QOS containers`: the kubepods cgroup cannot be created,
+    often a cgroup driver or hierarchy mismatch, or a missing controller (pids, cpuset);
+  - `system validation failed - Following Cgroup subsystem not mounted: [cpuset|memory]`: the
+    kernel or container host (nested k3s/kind, WSL, rootless) does not provide the controller;
+  - `start cpu manager error: could not restore state from checkpoint`: the CPU manager policy
+    changed but /var/lib/kubelet/cpu_manager_state still holds the old one.
+remediation: |
+  1. Read the full reason: `journalctl -u kubelet -b | grep -A2 'Failed to start ContainerManager'`.
+  2. Reserved cgroups: either drop kube-reserved/system-reserved from `enforceNodeAllocatable`
+     in /var/lib/kubelet/config.yaml or create them (`systemctl cat kubelet.slice`, create
+     /etc/systemd/system/kubelet.slice and reference it as `kubeReservedCgroup: /kubelet.slice`).
+  3. Controllers: `cat /sys/fs/cgroup/cgroup.controllers` and
+     `cat /sys/fs/cgroup/cgroup.subtree_control` (cgroup v2) must list cpuset, cpu, memory, pids;
+     for nested setups enable delegation (`Delegate=yes`) or use the KubeletInUserNamespace gate
+     for rootless.
+  4. Driver: kubelet `cgroupDriver` must match containerd `SystemdCgroup` (both systemd on
+     systemd hosts).
+  5. CPU/memory manager checkpoint: drain the node, `rm /var/lib/kubelet/cpu_manager_state
+     /var/lib/kubelet/memory_manager_state`, restart kubelet.
+references:
+  - https://kubernetes.io/docs/tasks/administer-cluster/reserve-compute-resources/
+  - https://kubernetes.io/docs/tasks/administer-cluster/cpu-management-policies/
+  - https://kubernetes.io/docs/setup/production-environment/container-runtimes/#cgroup-drivers
+examples:
+  match:
+    - 'May 21 10:02:44 wk-bare-5 kubelet[5531]: E0521 10:02:44.180114    5531 kubelet.go:1380] Failed to start ContainerManager Failed to enforce Kube Reserved Cgroup Limits on "/kubelet.slice": ["kubelet"] cgroup does not exist'
+    - 'Aug 07 02:12:30 minikube kubelet[6011]: E0807 02:12:30.052218    6011 kubelet.go:1431] "Failed to start ContainerManager" err="system validation failed - Following Cgroup subsystem not mounted: [cpuset]"'
+    - '{"ts":1741161674227.61,"caller":"kubelet/kubelet.go:1567","msg":"Failed to start ContainerManager","err":"failed to initialize top level QOS containers: root container [kubepods] doesn''t exist"}'
+    - '  Warning  KubeletSetupFailed  4m   kubelet, wk-bare-5  Failed to start ContainerManager failed to initialize top level QOS containers: failed to update top level Burstable QOS cgroup : failed to set supported cgroup subsystems for cgroup [kubepods burstable]: failed to find subsystem mount for required subsystem: pids'
+  noMatch:
+    - 'Aug 07 02:12:30 minikube kubelet[6011]: E0807 02:12:30.051002    6011 kubelet.go:1441] "Failed to start OOM watcher" err="open /dev/kmsg: no such file or directory"'
+    - 'Aug 07 02:12:30 minikube kubelet[6011]: I0807 02:12:30.050118    6011 container_manager_linux.go:306] "Creating device plugin manager"'
+"""#),
+        ("kubelet-swap-enabled.yaml", #"""
+id: kubelet-swap-enabled
+title: kubelet refuses to start because swap is on (failSwapOn)
+severity: critical
+component: kubelet
+family: node
+groupBy: node
+signals:
+  - name: swap-fatal
+    literals: ["unning with swap on is not supported"]
+    regex: '[Rr]unning with swap on is not supported(?:.*?/proc/swaps contained: \[(?:Filename\s+Type\s+Size\s+Used\s+Priority\s*)?(?<swapDevice>/\S+))?'
+  - name: swap-is-on
+    context: true
+    literals: ["Swap is on"]
+    regex: '"Swap is on"'
+rootCause: |
+  kubelet found active swap (a non-empty /proc/swaps) while `failSwapOn` is true, which is the
+  default, and exits at start-up: "failed to run Kubelet: running with swap on is not supported,
+  please disable swap ..." (older releases: "Running with swap on is not supported, please
+  disable swap! or set --fail-swap-on flag to false. /proc/swaps contained: [...]"). systemd
+  then restarts kubelet in a loop (`Main process exited, code=exited, status=1/FAILURE`, or
+  255 in the klog F era), so the node never registers or stays NotReady. kubeadm's preflight
+  reports the same as "[ERROR Swap]". Swap is typically a /swapfile or swap partition from the
+  OS installer, or a zram device created by systemd-zram-setup (Fedora, recent Ubuntu desktop).
+remediation: |
+  1. Disable swap now: `swapoff -a`.
+  2. Keep it off across reboots: comment out swap entries in /etc/fstab; for zram,
+     `systemctl mask systemd-zram-setup@zram0.service` (or remove zram-generator config in
+     /etc/systemd/zram-generator.conf); check `systemctl list-units --type swap`.
+  3. `systemctl restart kubelet` and confirm `cat /proc/swaps` is empty.
+  4. Alternatively, on Kubernetes >= 1.28 with cgroup v2, run with swap deliberately: set
+     `failSwapOn: false` and `memorySwap: {swapBehavior: LimitedSwap}` in
+     /var/lib/kubelet/config.yaml (NodeSwap feature; beta in 1.28-1.33).
+references:
+  - https://github.com/kubernetes/kubeadm/issues/610
+  - https://github.com/kubernetes/kubernetes/issues/53533
+  - https://kubernetes.io/docs/concepts/architecture/nodes/#swap-memory
+versionNotes:
+  - component: kubelet
+    range: "<1.28"
+    text: Before 1.28 swap is not supported at all; setting failSwapOn false only lets kubelet start and memory accounting ignores swap, so disable swap.
+  - component: kubelet
+    range: ">=1.28"
+    text: kubelet 1.28 and later can run with swap on cgroup v2 (failSwapOn false plus memorySwap.swapBehavior LimitedSwap); otherwise disable swap.
+examples:
+  match:
+    - 'Mar 10 09:41:22 lab-node-3 kubelet[51277]: E0310 09:41:22.417702   51277 run.go:72] "command failed" err="failed to run Kubelet: running with swap on is not supported, please disable swap >'
+    - 'Sep 21 17:02:05 k8s-worker2 kubelet[8710]: F0921 17:02:05.440181    8710 server.go:274] failed to run Kubelet: Running with swap on is not supported, please disable swap! or set --fail-swap-on flag to false. /proc/swaps contained: [Filename				Type		Size	Used	Priority /dev/sdb2                               partition	4194300	0	-2]'
+    - '	[ERROR Swap]: running with swap on is not supported. Please disable swap'
+    - 'Oct 02 06:15:40 rpi-edge-1 k3s[912]: time="2025-10-02T06:15:40Z" level=fatal msg="kubelet exited: failed to run Kubelet: running with swap on is not supported, please disable swap or set --fail-swap-on flag to false"'
+    - 'Mar 10 09:41:22 lab-node-3 kubelet[51277]: I0310 09:41:22.417612   51277 swap_util.go:115] "Swap is on" /proc/swaps contents=<'
+  noMatch:
+    - '	[WARNING Swap]: swap is supported for cgroup v2 only. The kubelet must be properly configured to use swap. Please refer to https://kubernetes.io/docs/concepts/architecture/nodes/#swap-memory, or disable swap on the node'
+    - 'Mar 10 09:40:58 lab-node-3 systemd[1]: Activated swap swapfile.swap - /swapfile.'
+  scenarios:
+    - name: kubelet 1.3x restart loop with swap
+      log: |
+        Mar 10 09:41:22 lab-node-3 kubelet[51277]: I0310 09:41:22.417612   51277 swap_util.go:115] "Swap is on" /proc/swaps contents=<
+        Mar 10 09:41:22 lab-node-3 kubelet[51277]: Filename Type Size Used Priority
+        Mar 10 09:41:22 lab-node-3 kubelet[51277]: /swap.img file 4194300 0 -2
+        Mar 10 09:41:22 lab-node-3 kubelet[51277]: >
+        Mar 10 09:41:22 lab-node-3 kubelet[51277]: E0310 09:41:22.417702   51277 run.go:72] "command failed" err="failed to run Kubelet: running with swap on is not supported, please disable swap or set --fail-swap-on flag to false"
+        Mar 10 09:41:22 lab-node-3 systemd[1]: kubelet.service: Main process exited, code=exited, status=1/FAILURE
+      expect: [kubelet-swap-enabled]
+"""#),
         ("layer-corrupt-invalid-tar.yaml", #"""
 id: layer-corrupt-invalid-tar
 title: Layer blob is not a valid (compressed) tar stream
@@ -1000,6 +2161,10 @@ signals:
     context: true
     literals: ["apply failure, attempting cleanup"]
     regex: 'apply failure, attempting cleanup(?:.*?failed to extract layer (?<digestLayer>sha256:[0-9a-f]{64}))?.*?(?:archive/tar|gzip:|flate:|zstd:)'
+  - name: cli-pull
+    context: true
+    literals: ["pull "]
+    regex: '(?:^|[$#>%]\s*)(?:sudo\s+)?(?:docker|nerdctl|podman|crictl|(?:k3s\s+|microk8s\s+)?ctr)(?:\s+(?:-{1,2}[\w-]+(?:[= ](?!pull\b)[^\s-]\S*)?|images?|i))*\s+pull +(?:-{1,2}[\w-]+(?:[= ][^\s-]\S*)?\s+)*(?<image>\w[\w./:@-]*)\s*$'
 outcomes:
   - any: [invalid-tar-header, bad-compression]
     severity: error
@@ -1036,6 +2201,7 @@ examples:
     - 'INFO[0006] apply failure, attempting cleanup             error="failed to extract layer sha256:cc3c1b60b34c190d52bf3f4bba34765f05900f0e640431c6acf8f4136c7a351a: archive/tar: invalid tar header: unknown" key="extract-771230042-pR1s sha256:1ed4b556f3e3be742d2899dbd3cf10bfed14dc4fbe20331bffbf6495e63bd93a"'
     - 'E0909 21:14:02.772911    1455 log.go:32] "PullImage from image service failed" err="rpc error: code = Unknown desc = failed to pull and unpack image \"harbor.dc1.example/proxy/library/node:20-alpine\": failed to extract layer sha256:cc3c1b60b34c190d52bf3f4bba34765f05900f0e640431c6acf8f4136c7a351a: flate: corrupt input before offset 81723" image="harbor.dc1.example/proxy/library/node:20-alpine"'
     - 'ctr: failed to extract layer sha256:cc3c1b60b34c190d52bf3f4bba34765f05900f0e640431c6acf8f4136c7a351a: zstd: invalid input: magic number mismatch'
+    - 'root@wk-node-8:~# crictl pull harbor.dc1.example/proxy/library/node:20-alpine'
   noMatch:
     - 'failed to register layer: Error processing tar file(exit status 1): write /usr/lib/libLLVM.so.17: no space left on device'
     - 'Sep 09 21:14:02 wk-node-8 containerd[640]: time="2025-09-09T21:14:02.771905112Z" level=error msg="PullImage \"harbor.dc1.example/proxy/library/node:20-alpine\" failed" error="failed to pull and unpack image \"harbor.dc1.example/proxy/library/node:20-alpine\": failed to extract layer sha256:cc3c1b60b34c190d52bf3f4bba34765f05900f0e640431c6acf8f4136c7a351a: failed to get stream processor for application/vnd.oci.image.layer.v1.tar+zstd: no processor for media-type: unknown"'
@@ -1061,6 +2227,10 @@ signals:
     literals: ["failed to get stream processor for", "no processor for media-type"]
     regex: '(?:(?:[Ff]ailed to pull (?:and unpack )?image|PullImage) "(?<image>[^"]+)".*?)?(?:failed to extract layer (?:\((?<layerMediatype>\S+) )?(?<digestLayer>sha256:[0-9a-f]{64}).*?)?(?:failed to get stream processor for (?<mediatype>[^:\s]+)|no processor for media-type)'
     joinPull: true
+  - name: cli-pull
+    context: true
+    literals: ["pull "]
+    regex: '(?:^|[$#>%]\s*)(?:sudo\s+)?(?:docker|nerdctl|podman|crictl|(?:k3s\s+|microk8s\s+)?ctr)(?:\s+(?:-{1,2}[\w-]+(?:[= ](?!pull\b)[^\s-]\S*)?|images?|i))*\s+pull +(?:-{1,2}[\w-]+(?:[= ][^\s-]\S*)?\s+)*(?<image>\w[\w./:@-]*)\s*$'
 outcomes:
   - any: [attestation-layer]
     severity: error
@@ -1123,6 +2293,7 @@ examples:
     - 'Feb 14 06:51:33 ip-10-40-7-19 containerd[1190]: time="2026-02-14T06:51:33.800193321Z" level=error msg="PullImage \"registry.example.io/data/ingest:jb-zstd\" failed" error="failed to pull and unpack image \"registry.example.io/data/ingest:jb-zstd\": failed to extract layer sha256:052369fd4b6b454e93ec3269dd64b2dc688181837d19ad2ddf10040998e6f5b0: failed to get stream processor for application/vnd.docker.image.rootfs.diff.tar.zstd: no processor for media-type: unknown"'
     - 'E0214 06:51:33.801006    2410 remote_image.go:180] "PullImage from image service failed" err="rpc error: code = Unknown desc = failed to pull and unpack image \"registry.example.io/data/ingest:jb-zstd\": failed to extract layer sha256:052369fd4b6b454e93ec3269dd64b2dc688181837d19ad2ddf10040998e6f5b0: failed to get stream processor for application/vnd.docker.image.rootfs.diff.tar.zstd: no processor for media-type: unknown" image="registry.example.io/data/ingest:jb-zstd"'
     - 'Failed to pull image "quay.io/example/fast-start:1.2": rpc error: code = Unknown desc = failed to pull and unpack image "quay.io/example/fast-start:1.2": failed to extract layer sha256:7a483c4322073caccbcdfa5b1ec0716965584239e2e48342d77d89bc4b835b15: failed to get stream processor for application/vnd.oci.image.layer.v1.tar+zstd: no processor for media-type: unknown'
+    - '# k3s ctr images pull --all-platforms registry.example.io/data/ingest:2.0.1'
   noMatch:
     - 'Feb 14 06:50:12 ip-10-40-7-19 containerd[1190]: time="2026-02-14T06:50:12.104213998Z" level=warning msg="reference for unknown type: application/vnd.in-toto+json" digest="sha256:08190cafad3f1dcb920a10e93975e059040d816a09862c1b7c8b34f9031b033f" mediatype=application/vnd.in-toto+json size=1713'
     - 'Failed to pull image "quay.io/example/fast-start:1.2": rpc error: code = Unknown desc = failed to pull and unpack image "quay.io/example/fast-start:1.2": failed to unpack image on snapshotter overlayfs: mismatched image rootfs and manifest layers'
@@ -1149,7 +2320,7 @@ signals:
     regex: '(?:(?:[Ff]ailed to pull (?:and unpack )?image|PullImage) "(?<image>[^"]+)".*?)?(?:failed commit on ref "(?<ingestRef>[^"]+)".*?)?short read: expected (?<expectedBytes>\d+) bytes,? (?:but )?got (?<gotBytes>\d+)'
   - name: copy-unexpected-eof
     literals: ["unexpected EOF"]
-    regex: '(?:(?:[Ff]ailed to pull (?:and unpack )?image|PullImage) "(?<image>[^"]+)".*?)?(?:failed commit on ref "(?<ingestRef>[^"]+)"|failed to copy|httpReadSeeker)(?::[^:]*?)*?: unexpected EOF'
+    regex: '(?:(?:[Ff]ailed to pull (?:and unpack )?image|PullImage) "(?<image>[^"]+)".*?)?(?:failed commit on ref "(?<ingestRef>[^"]+)"|failed to copy|httpReadSeeker).*?: unexpected EOF'
   - name: pull-succeeded
     context: true
     literals: ["returns image reference", "Pulled image", "Successfully pulled image"]
@@ -1242,6 +2413,10 @@ signals:
     literals: ["application/vnd.docker.image.rootfs.diff.tar.zstd", "application/vnd.wasm"]
     regex: 'reference for unknown type: (?<mediatype>application/vnd.docker.image.rootfs.diff.tar.zstd|application/vnd.wasm\S*)'
     joinPull: true
+  - name: cli-pull
+    context: true
+    literals: ["pull "]
+    regex: '(?:^|[$#>%]\s*)(?:sudo\s+)?(?:docker|nerdctl|podman|crictl|(?:k3s\s+|microk8s\s+)?ctr)(?:\s+(?:-{1,2}[\w-]+(?:[= ](?!pull\b)[^\s-]\S*)?|images?|i))*\s+pull +(?:-{1,2}[\w-]+(?:[= ][^\s-]\S*)?\s+)*(?<image>\w[\w./:@-]*)\s*$'
 outcomes:
   - when: [mismatched-layers, unknown-layer-type]
     severity: error
@@ -1292,6 +2467,7 @@ examples:
     - 'ctr: mismatched image rootfs and manifest layers'
     - 'Oct 03 17:22:08 wk-arm-5 containerd[877]: time="2025-10-03T17:22:08.990318216Z" level=warning msg="reference for unknown type: application/vnd.docker.image.rootfs.diff.tar.zstd" digest="sha256:09ddaf804dcc360fe389eb88d2aac1477f3ada3dd4d983317d0450ced519c284" mediatype=application/vnd.docker.image.rootfs.diff.tar.zstd size=3145728'
     - 'WARN[0002] reference for unknown type: application/vnd.wasm.content.layer.v1+wasm  digest="sha256:5ce2587bfdc61bb7e939bb080add35d9495b9ad07509e1dbd8a9cc6475ea2b26" mediatype=application/vnd.wasm.content.layer.v1+wasm size=98304'
+    - ' $ docker -D -l debug pull ghcr.io/example/spin-hello:0.3.1'
   noMatch:
     - 'failed to unpack image on snapshotter overlayfs: failed to extract layer sha256:fb9edf83b11bd0f082a65d78d60be5418d2aa3082a1dc20017b9ae024a3b9210: failed to get stream processor for application/vnd.docker.image.rootfs.diff.tar.zstd: no processor for media-type: unknown'
     - 'Oct 03 17:22:08 wk-arm-5 containerd[877]: time="2025-10-03T17:22:08.990318216Z" level=warning msg="reference for unknown type: text/html" digest="sha256:09ddaf804dcc360fe389eb88d2aac1477f3ada3dd4d983317d0450ced519c284" mediatype=text/html size=612'
@@ -1368,6 +2544,497 @@ examples:
         Apr 02 11:44:01 wk-fra-09 kubelet[4410]: E0402 11:44:01.442377    4410 generic.go:238] "GenericPLEG: Unable to retrieve pods" err="rpc error: code = DeadlineExceeded desc = context deadline exceeded"
         Apr 02 11:47:05 wk-fra-09 kubelet[4410]: E0402 11:47:05.902771    4410 kubelet.go:2373] "Skipping pod synchronization" err="PLEG is not healthy: pleg was last seen active 3m4.460387s ago; threshold is 3m0s"
       expect: [pleg-not-healthy, cri-deadline-exceeded]
+"""#),
+        ("pull-access-denied.yaml", #"""
+id: pull-access-denied
+title: Registry denied the pull (repository missing or credentials required)
+severity: error
+component: containerd
+family: image-pull
+groupBy: image
+signals:
+  - name: access-denied
+    literals: ["pull access denied"]
+    regex: '^(?:.*?(?:(?:[Pp]ull(?:ing)?(?: and unpack)?|sandbox) image|PullImage|resolve reference|resolve image) ["“](?<image>[^"”]+)["”])?.*?pull access denied(?: for (?<repository>[^\s,"”]+))?, repository does not exist or may require (?:authorization|''docker login'')(?:: (?<authDetail>[^"”]+))?(?:.*?\bimage"?[:=]"(?<image3>[^"]+)")?(?:.*?\bpod"?[:=]"(?<pod>[^"]+)")?'
+  - name: docker-no-pull-access
+    literals: ["does not exist or no pull access"]
+    regex: '^(?:.*?(?:[Pp]ull(?:ing)? image|PullImage) ["“](?<image>[^"”]+)["”])?.*?repository (?<repository>[^\s"”]+) not found: does not exist or no pull access(?:.*?\bimage"?[:=]"(?<image3>[^"]+)")?(?:.*?\bpod"?[:=]"(?<pod>[^"]+)")?'
+  - name: sandbox-pod
+    context: true
+    literals: ["pull access denied"]
+    regex: '&PodSandboxMetadata\{Name:(?<pod>[^,]+),Uid:(?<podUID>[^,]+),Namespace:(?<podNamespace>[^,}]+).*?sandbox image ["“](?<image>[^"”]+)["”].*?pull access denied'
+supersedes: [image-pull-backoff]
+rootCause: |
+  While resolving the manifest, the registry's token service refused the requested scope
+  (`repository:<name>:pull`); containerd reports this as "pull access denied, repository does not
+  exist or may require authorization" followed by the registry's reason, typically
+  `server message: insufficient_scope: authorization failed`. Docker Hub (and registries that
+  copy its behaviour) deliberately answers the same way for a repository that does not exist and
+  for a private repository the caller may not read, so the message cannot tell which:
+  - the repository was deleted, renamed or never existed (the most common case on Docker Hub:
+    a typo in the organisation or repository name, or an archived project); or
+  - it is private and the pull carried no or the wrong credentials (no imagePullSecret, a secret
+    whose registry host does not match the image host, a secret in another namespace, or an
+    ECR/GCR/ACR credential provider that is not configured on this node).
+  The tail `authorization failed: no basic auth credentials` means the registry asked for basic
+  auth and containerd had no credentials at all for that host.
+remediation: |
+  1. Check the repository exists and is readable: `crane manifest <ref>` or
+     `skopeo inspect docker://<ref>` anonymously, then with the intended credentials
+     (`skopeo inspect --creds user:token docker://<ref>`).
+  2. Fix the name if it is wrong (typo, moved organisation, `library/` prefix for official images).
+  3. For a private repository add credentials: an imagePullSecret in the pod's namespace
+     (`kubectl create secret docker-registry regcred --docker-server=<host> ...` and
+     `imagePullSecrets: [{name: regcred}]` or on the ServiceAccount), making sure the secret's
+     server matches the image host exactly (docker.io images need `https://index.docker.io/v1/`);
+     or configure the kubelet credential provider (`--image-credential-provider-config`) for
+     ECR/GCR/ACR.
+  4. Reproduce on the node with the same credentials: `crictl pull --creds user:token <ref>`.
+references:
+  - https://kubernetes.io/docs/concepts/containers/images/#specifying-imagepullsecrets-on-a-pod
+  - https://kubernetes.io/docs/tasks/configure-pod-container/pull-image-private-registry/
+  - https://github.com/containerd/containerd/blob/main/core/remotes/docker/resolver.go
+examples:
+  match:
+    - 'Jul 17 09:41:22 wk-gpu-2 containerd[1022]: time="2025-07-17T09:41:22.514903117Z" level=error msg="PullImage \"docker.io/opslab-tools/cert-rotator:v0.4.1\" failed" error="failed to pull and unpack image \"docker.io/opslab-tools/cert-rotator:v0.4.1\": failed to resolve reference \"docker.io/opslab-tools/cert-rotator:v0.4.1\": pull access denied, repository does not exist or may require authorization: server message: insufficient_scope: authorization failed"'
+    - 'Jul 17 09:41:22 wk-gpu-2 kubelet[1877]: E0717 09:41:22.515550    1877 log.go:32] "PullImage from image service failed" err="rpc error: code = Unknown desc = failed to pull and unpack image \"docker.io/opslab-tools/cert-rotator:v0.4.1\": failed to resolve reference \"docker.io/opslab-tools/cert-rotator:v0.4.1\": pull access denied, repository does not exist or may require authorization: server message: insufficient_scope: authorization failed" image="opslab-tools/cert-rotator:v0.4.1"'
+    - 'Failed to pull image "opslab-tools/cert-rotator:v0.4.1": failed to pull and unpack image "docker.io/opslab-tools/cert-rotator:v0.4.1": failed to resolve reference "docker.io/opslab-tools/cert-rotator:v0.4.1": pull access denied, repository does not exist or may require authorization: server message: insufficient_scope: authorization failed'
+    - 'E0717 09:42:01.200914    1877 pod_workers.go:1301] "Error syncing pod, skipping" err="failed to \"StartContainer\" for \"rotator\" with ErrImagePull: \"failed to pull and unpack image \\\"123456789012.dkr.ecr.eu-west-1.amazonaws.com/platform/rotator:1.2\\\": failed to resolve reference \\\"123456789012.dkr.ecr.eu-west-1.amazonaws.com/platform/rotator:1.2\\\": pull access denied, repository does not exist or may require authorization: authorization failed: no basic auth credentials\"" pod="platform/rotator-5f8c7d9b4-w2lqx" podUID="8496ce46-df82-4612-a70f-27db2222104e"'
+    - 'Jul 17 09:50:13 legacy-docker-1 kubelet[3310]: E0717 09:50:13.771203    3310 remote_image.go:113] PullImage "opslab-tools/cert-rotator:v0.4.1" from image service failed: rpc error: code = Unknown desc = Error response from daemon: pull access denied for opslab-tools/cert-rotator, repository does not exist or may require ''docker login'': denied: requested access to the resource is denied'
+    - 'Feb 02 11:03:44 legacy-docker-2 kubelet[2871]: E0202 11:03:44.100318    2871 remote_image.go:108] PullImage "acme/private-api:3" from image service failed: rpc error: code = Unknown desc = Error response from daemon: repository docker.io/acme/private-api not found: does not exist or no pull access'
+    - 'Jul 17 09:43:10 wk-gpu-2 containerd[1022]: time="2025-07-17T09:43:10.004113872Z" level=error msg="RunPodSandbox for &PodSandboxMetadata{Name:rotator-5f8c7d9b4-w2lqx,Uid:8496ce46-df82-4612-a70f-27db2222104e,Namespace:platform,Attempt:0,} failed, error" error="failed to get sandbox image \"registry.internal.example/k8s/pause:3.9\": failed to pull image \"registry.internal.example/k8s/pause:3.9\": failed to pull and unpack image \"registry.internal.example/k8s/pause:3.9\": failed to resolve reference \"registry.internal.example/k8s/pause:3.9\": pull access denied, repository does not exist or may require authorization: server message: insufficient_scope: authorization failed"'
+  noMatch:
+    - 'Jul 17 09:41:22 wk-gpu-2 containerd[1022]: time="2025-07-17T09:41:22.514903117Z" level=error msg="PullImage \"ghcr.io/opslab/cert-rotator:v0.4.1\" failed" error="failed to pull and unpack image \"ghcr.io/opslab/cert-rotator:v0.4.1\": failed to resolve reference \"ghcr.io/opslab/cert-rotator:v0.4.1\": failed to authorize: failed to fetch oauth token: unexpected status from POST request to https://ghcr.io/token: 401 Unauthorized"'
+    - 'Jul 17 09:41:22 wk-gpu-2 containerd[1022]: time="2025-07-17T09:41:22.514903117Z" level=error msg="PullImage \"docker.io/opslab-tools/cert-rotator:v0.4.2\" failed" error="failed to pull and unpack image \"docker.io/opslab-tools/cert-rotator:v0.4.2\": failed to resolve reference \"docker.io/opslab-tools/cert-rotator:v0.4.2\": docker.io/opslab-tools/cert-rotator:v0.4.2: not found"'
+  scenarios:
+    - name: repository gone from Docker Hub, kubelet backs off
+      log: |
+        Jul 17 09:41:21 wk-gpu-2 containerd[1022]: time="2025-07-17T09:41:21.811140027Z" level=info msg="PullImage \"docker.io/opslab-tools/cert-rotator:v0.4.1\""
+        Jul 17 09:41:22 wk-gpu-2 containerd[1022]: time="2025-07-17T09:41:22.514903117Z" level=error msg="PullImage \"docker.io/opslab-tools/cert-rotator:v0.4.1\" failed" error="failed to pull and unpack image \"docker.io/opslab-tools/cert-rotator:v0.4.1\": failed to resolve reference \"docker.io/opslab-tools/cert-rotator:v0.4.1\": pull access denied, repository does not exist or may require authorization: server message: insufficient_scope: authorization failed"
+        Jul 17 09:41:22 wk-gpu-2 kubelet[1877]: E0717 09:41:22.515550    1877 log.go:32] "PullImage from image service failed" err="rpc error: code = Unknown desc = failed to pull and unpack image \"docker.io/opslab-tools/cert-rotator:v0.4.1\": failed to resolve reference \"docker.io/opslab-tools/cert-rotator:v0.4.1\": pull access denied, repository does not exist or may require authorization: server message: insufficient_scope: authorization failed" image="opslab-tools/cert-rotator:v0.4.1"
+        Jul 17 09:41:40 wk-gpu-2 kubelet[1877]: E0717 09:41:40.027731    1877 pod_workers.go:1301] "Error syncing pod, skipping" err="failed to \"StartContainer\" for \"rotator\" with ImagePullBackOff: \"Back-off pulling image \\\"opslab-tools/cert-rotator:v0.4.1\\\"\"" pod="ops/cert-rotator-6d9f8b7c5-xm4pq" podUID="bdddff56-911f-488c-b548-e60717394516"
+      expect: [pull-access-denied]
+      forbid: [image-pull-backoff, registry-auth-failed, image-not-found]
+"""#),
+        ("registry-auth-failed.yaml", #"""
+id: registry-auth-failed
+title: Registry or its token service rejected the pull credentials (401/403)
+severity: error
+component: containerd
+family: image-pull
+groupBy: image
+signals:
+  - name: token-rejected
+    literals: ["failed to authorize", "fetch anonymous token", "fetch oauth token"]
+    regex: '^(?!.*?pull access denied)(?:.*?(?:(?:[Pp]ull(?:ing)?(?: and unpack)?|sandbox) image|PullImage|resolve reference|resolve image) ["“](?<image>[^"”]+)["”])?.*?(?:failed to authorize|fetch anonymous token|fetch oauth token).*?unexpected status(?: from (?<method>[A-Z]+) request to (?<tokenURL>\S+?))?: (?<status>40[0-3](?: [A-Z][A-Za-z ]*[a-z])?)(?:.*?\bimage"?[:=]"(?<image2>[^"]+)")?(?:.*?\bpod"?[:=]"(?<pod>[^"]+)")?'
+  - name: request-rejected
+    literals: ["unexpected status", "failed with status code", "failed with unexpected status code"]
+    regex: '^(?!.*?(?:pull access denied|failed to authorize|fetch anonymous token|fetch oauth token))(?:.*?(?:(?:[Pp]ull(?:ing)?(?: and unpack)?|sandbox) image|PullImage|resolve reference|resolve image) ["“](?<image>[^"”]+)["”])?.*?(?:unexpected status(?: code)?|failed with status code|failed with unexpected status code)(?: from (?<method>[A-Z]+) request to)? (?:(?<url>https?://(?<host>[^/\s"”]+)/\S*?):? )?(?<status>40[13] (?:Unauthorized|Forbidden))(?:.*?\bimage"?[:=]"(?<image2>[^"]+)")?(?:.*?\bpod"?[:=]"(?<pod>[^"]+)")?'
+  - name: basic-auth-incomplete
+    literals: ["missing username or secret"]
+    regex: '^(?:.*?(?:(?:[Pp]ull(?:ing)?(?: and unpack)?|sandbox) image|PullImage|resolve reference) ["“](?<image>[^"”]+)["”])?.*?failed to handle basic auth because missing username or secret(?:.*?\bimage"?[:=]"(?<image2>[^"]+)")?(?:.*?\bpod"?[:=]"(?<pod>[^"]+)")?'
+  - name: docker-unauthorized
+    literals: ["unauthorized: authentication required", "unauthorized: incorrect username or password", "no basic auth credentials"]
+    regex: '^(?!.*?pull access denied)(?:.*?(?:[Pp]ull(?:ing)? image|PullImage) ["“](?<image>[^"”]+)["”])?.*?(?:Error response from daemon|https?://(?<host>[^/\s"”]+)/v2/).*?(?<authError>unauthorized: authentication required|unauthorized: incorrect username or password|no basic auth credentials)(?:.*?\bimage"?[:=]"(?<image2>[^"]+)")?(?:.*?\bpod"?[:=]"(?<pod>[^"]+)")?'
+  - name: sandbox-pod
+    context: true
+    literals: ["unexpected status"]
+    regex: '^(?!.*?pull access denied).*?&PodSandboxMetadata\{Name:(?<pod>[^,]+),Uid:(?<podUID>[^,]+),Namespace:(?<podNamespace>[^,}]+).*?sandbox image ["“](?<image>[^"”]+)["”].*?unexpected status[^"”]*?: 40[0-3]\b'
+outcomes:
+  - any: [token-rejected]
+    severity: error
+    confidence: high
+    note: The registry's token service refused the credentials containerd presented (or demanded credentials for an anonymous pull).
+  - any: [basic-auth-incomplete, docker-unauthorized]
+    severity: error
+    confidence: high
+  - any: [request-rejected]
+    severity: error
+    confidence: medium
+    note: The registry answered the manifest or blob request itself with 401/403; a 403 can also be a registry-side policy (IP allow-list, VPC endpoint, repository permissions) rather than bad credentials.
+supersedes: [image-pull-backoff]
+rootCause: |
+  containerd reached the registry but authentication failed. Either the token endpoint (the
+  `realm` of the registry's `WWW-Authenticate: Bearer` challenge, e.g. auth.docker.io/token,
+  ghcr.io/token, <acr>.azurecr.io/oauth2/token) answered 401/403 to
+  `failed to fetch anonymous token` / `failed to fetch oauth token` (wrapped in
+  `failed to authorize`), or the registry answered the manifest/blob request itself with
+  `401 Unauthorized` / `403 Forbidden` after the token exchange. Typical causes:
+  - the imagePullSecret or CRI `auths` entry holds a wrong, rotated or expired password/token
+    (robot accounts, personal access tokens, deploy tokens);
+  - short-lived cloud credentials expired: the ECR token (12 h) baked into a secret, an ACR/GAR
+    token, or a kubelet credential-provider plugin that fails or is not configured;
+  - the registry requires credentials even for public-looking content, or the account lost
+    permission on the repository (403);
+  - clock skew on the node makes freshly issued tokens look not-yet-valid or expired;
+  - a registry-side policy (IP allow-list, VPC endpoint policy, pull-through cache permissions)
+    answers 403.
+  containerd ≤1.4 prints the token failure as `unexpected status: 401 Unauthorized`; 1.5 and later
+  print `unexpected status from <METHOD> request to <url>: 401 Unauthorized` (containerd 1.6 resolver
+  also uses `pulling from host <h> failed with status code <url>: 403 Forbidden`).
+remediation: |
+  1. Test the exact credentials from the node: `crictl pull --creds '<user>:<token>' <ref>`, or
+     `skopeo inspect --creds '<user>:<token>' docker://<ref>`; compare with anonymous access.
+  2. Refresh the secret the pod uses: `kubectl get secret <name> -o jsonpath='{.data.\.dockerconfigjson}' | base64 -d`
+     and check host, user and expiry; recreate it with
+     `kubectl create secret docker-registry <name> --docker-server=<host> --docker-username=... --docker-password=...`.
+  3. For ECR/ACR/GAR use the kubelet credential provider (`--image-credential-provider-config`,
+     `--image-credential-provider-bin-dir`) instead of static tokens and read its errors in the
+     kubelet journal.
+  4. If credentials are configured in containerd itself, check `/etc/containerd/certs.d/<host>/hosts.toml`
+     or the deprecated CRI `[plugins."io.containerd.grpc.v1.cri".registry.configs."<host>".auth]`
+     section and restart containerd after changes.
+  5. Check the node clock (`timedatectl`, `chronyc tracking`) and, for 403, the registry's
+     access policies and audit log.
+references:
+  - https://kubernetes.io/docs/tasks/configure-pod-container/pull-image-private-registry/
+  - https://kubernetes.io/docs/tasks/administer-cluster/kubelet-credential-provider/
+  - https://github.com/containerd/containerd/blob/main/docs/hosts.md
+  - https://github.com/containerd/containerd/blob/main/core/remotes/docker/authorizer.go
+versionNotes:
+  - component: containerd
+    range: ">=2.0"
+    text: containerd 2.x ranks a host's 401/403 above 404s and connection errors from other hosts (mirrors), so the reported status may come from a different host than the one that holds the image; test each host in hosts.toml.
+examples:
+  match:
+    - 'Sep 08 06:12:40 wk-eu-7 containerd[977]: time="2025-09-08T06:12:40.330117920Z" level=error msg="PullImage \"ghcr.io/northwind/billing-worker:2.8.0\" failed" error="failed to pull and unpack image \"ghcr.io/northwind/billing-worker:2.8.0\": failed to resolve reference \"ghcr.io/northwind/billing-worker:2.8.0\": failed to authorize: failed to fetch oauth token: unexpected status from POST request to https://ghcr.io/token: 401 Unauthorized"'
+    - 'Sep 08 06:12:40 wk-eu-7 kubelet[1411]: E0908 06:12:40.331020    1411 log.go:32] "PullImage from image service failed" err="rpc error: code = Unknown desc = failed to pull and unpack image \"ghcr.io/northwind/billing-worker:2.8.0\": failed to resolve reference \"ghcr.io/northwind/billing-worker:2.8.0\": failed to authorize: failed to fetch oauth token: unexpected status from POST request to https://ghcr.io/token: 401 Unauthorized" image="ghcr.io/northwind/billing-worker:2.8.0"'
+    - 'Warning  Failed  12s (x2 over 40s)  kubelet  Failed to pull image "quay.example.com/northwind/billing-worker:2.8.0": rpc error: code = Unknown desc = failed to pull and unpack image "quay.example.com/northwind/billing-worker:2.8.0": failed to resolve reference "quay.example.com/northwind/billing-worker:2.8.0": failed to authorize: failed to fetch anonymous token: unexpected status: 401 Unauthorized'
+    - 'Sep 08 06:20:11 wk-eu-7 containerd[977]: time="2025-09-08T06:20:11.081244706Z" level=error msg="PullImage \"europe-docker.pkg.dev/nw-prod/apps/billing-worker:2.8.0\" failed" error="failed to pull and unpack image \"europe-docker.pkg.dev/nw-prod/apps/billing-worker:2.8.0\": failed to resolve reference \"europe-docker.pkg.dev/nw-prod/apps/billing-worker:2.8.0\": unexpected status from HEAD request to https://europe-docker.pkg.dev/v2/nw-prod/apps/billing-worker/manifests/2.8.0: 403 Forbidden"'
+    - 'FATA[0001] pulling image: rpc error: code = Unknown desc = failed to pull and unpack image "harbor.corp.example/team-a/api:5": failed to resolve reference "harbor.corp.example/team-a/api:5": pulling from host harbor.corp.example failed with status code https://harbor.corp.example/v2/team-a/api/manifests/5: 401 Unauthorized'
+    - 'Apr 22 15:07:33 wk-old-16 kubelet[990]: E0422 15:07:33.884120     990 remote_image.go:236] "PullImage from image service failed" err="rpc error: code = Unknown desc = failed to pull and unpack image \"harbor.corp.example/team-a/api:5\": failed to resolve reference \"harbor.corp.example/team-a/api:5\": pulling from host harbor.corp.example failed with unexpected status code https://harbor.corp.example/v2/team-a/api/manifests/5: 403 Forbidden" image="harbor.corp.example/team-a/api:5"'
+    - '{"ts":1757311940331.02,"caller":"cri-client/remote_image.go:180","msg":"PullImage from image service failed","err":"rpc error: code = Unknown desc = failed to pull and unpack image \"registry.corp.example/tools/shell:1\": failed to resolve reference \"registry.corp.example/tools/shell:1\": failed to handle basic auth because missing username or secret","image":"registry.corp.example/tools/shell:1"}'
+    - 'Sep 08 06:31:02 legacy-docker-5 kubelet[2288]: E0908 06:31:02.661920    2288 remote_image.go:113] PullImage "registry.corp.example/tools/shell:1" from image service failed: rpc error: code = Unknown desc = Error response from daemon: Get https://registry.corp.example/v2/tools/shell/manifests/1: unauthorized: authentication required'
+    - 'Error response from daemon: Get "https://registry.corp.example/v2/": unauthorized: incorrect username or password'
+    - 'Error response from daemon: Get https://123456789012.dkr.ecr.us-east-1.amazonaws.com/v2/platform/api/manifests/7: no basic auth credentials'
+    - 'Sep 08 06:40:19 wk-eu-7 containerd[977]: time="2025-09-08T06:40:19.555018313Z" level=error msg="RunPodSandbox for &PodSandboxMetadata{Name:billing-worker-0,Uid:7853dbc7-575b-46b7-b722-83baa8900a7f,Namespace:billing,Attempt:0,} failed, error" error="failed to get sandbox image \"registry.corp.example/k8s/pause:3.10\": failed to pull image \"registry.corp.example/k8s/pause:3.10\": failed to pull and unpack image \"registry.corp.example/k8s/pause:3.10\": failed to resolve reference \"registry.corp.example/k8s/pause:3.10\": unexpected status from HEAD request to https://registry.corp.example/v2/k8s/pause/manifests/3.10: 401 Unauthorized"'
+  noMatch:
+    - 'Sep 08 06:12:40 wk-eu-7 containerd[977]: time="2025-09-08T06:12:40.330117920Z" level=error msg="PullImage \"docker.io/northwind/billing-worker:2.8.0\" failed" error="failed to pull and unpack image \"docker.io/northwind/billing-worker:2.8.0\": failed to resolve reference \"docker.io/northwind/billing-worker:2.8.0\": pull access denied, repository does not exist or may require authorization: server message: insufficient_scope: authorization failed"'
+    - 'Sep 08 06:12:40 wk-eu-7 containerd[977]: time="2025-09-08T06:12:40.330117920Z" level=error msg="PullImage \"docker.io/library/redis:7.2\" failed" error="failed to pull and unpack image \"docker.io/library/redis:7.2\": failed to copy: httpReadSeeker: failed open: unexpected status code https://registry-1.docker.io/v2/library/redis/manifests/sha256:76b79f48f9c970a09dbda3dd7703e8ef04ea42ca4ab7cb2081c8c6145b7adb83: 429 Too Many Requests - Server message: toomanyrequests: You have reached your pull rate limit."'
+    - 'Sep 08 06:12:40 wk-eu-7 containerd[977]: time="2025-09-08T06:12:40.330117920Z" level=error msg="PullImage \"quay.example.com/nw/api:1\" failed" error="failed to pull and unpack image \"quay.example.com/nw/api:1\": failed to resolve reference \"quay.example.com/nw/api:1\": failed to authorize: failed to fetch anonymous token: Get \"https://quay.example.com/v2/auth?scope=repository%3Anw%2Fapi%3Apull\": dial tcp: lookup quay.example.com: no such host"'
+  scenarios:
+    - name: expired robot token, kubelet backs off
+      log: |
+        Sep 08 06:12:39 wk-eu-7 containerd[977]: time="2025-09-08T06:12:39.911200731Z" level=info msg="PullImage \"ghcr.io/northwind/billing-worker:2.8.0\""
+        Sep 08 06:12:40 wk-eu-7 containerd[977]: time="2025-09-08T06:12:40.330117920Z" level=error msg="PullImage \"ghcr.io/northwind/billing-worker:2.8.0\" failed" error="failed to pull and unpack image \"ghcr.io/northwind/billing-worker:2.8.0\": failed to resolve reference \"ghcr.io/northwind/billing-worker:2.8.0\": failed to authorize: failed to fetch oauth token: unexpected status from POST request to https://ghcr.io/token: 401 Unauthorized"
+        Sep 08 06:12:55 wk-eu-7 kubelet[1411]: E0908 06:12:55.002913    1411 pod_workers.go:1301] "Error syncing pod, skipping" err="failed to \"StartContainer\" for \"worker\" with ImagePullBackOff: \"Back-off pulling image \\\"ghcr.io/northwind/billing-worker:2.8.0\\\"\"" pod="billing/billing-worker-0" podUID="7853dbc7-575b-46b7-b722-83baa8900a7f"
+      expect: [registry-auth-failed]
+      forbid: [image-pull-backoff, pull-access-denied]
+"""#),
+        ("registry-rate-limited.yaml", #"""
+id: registry-rate-limited
+title: Registry rate limit hit (429 Too Many Requests / toomanyrequests)
+severity: error
+component: containerd
+family: image-pull
+groupBy: image
+signals:
+  - name: too-many-requests
+    literals: ["Too Many Requests", "toomanyrequests", "pull rate limit"]
+    regex: '^(?:.*?(?:(?:[Pp]ull(?:ing)?(?: and unpack)?|sandbox) image|PullImage|resolve reference) ["“](?<image>[^"”]+)["”])?(?:.*?https?://(?<host>[^/\s"”]+)/\S*?(?:/(?:manifests|blobs)/(?<digestRequested>sha256:[0-9a-f]{64}))?["”]?:? )?.*?(?:429 Too Many Requests|toomanyrequests|reached your (?:unauthenticated )?pull rate limit)(?:.*?\bimage"?[:=]"(?<image2>[^"]+)")?(?:.*?\bpod"?[:=]"(?<pod>[^"]+)")?'
+  - name: pull-succeeded
+    context: true
+    literals: ["returns image reference", "with image id", "Successfully pulled image"]
+    regex: '(?:PullImage "(?<image>[^"]+)" returns image reference|Pulled image "(?<image2>[^"]+)" with image id|Successfully pulled image ["“](?<image3>[^"”]+)["”])'
+  - name: sandbox-pod
+    context: true
+    literals: ["Too Many Requests", "toomanyrequests"]
+    regex: '&PodSandboxMetadata\{Name:(?<pod>[^,]+),Uid:(?<podUID>[^,]+),Namespace:(?<podNamespace>[^,}]+).*?sandbox image ["“](?<image>[^"”]+)["”].*?(?:429 Too Many Requests|toomanyrequests)'
+outcomes:
+  - when: [too-many-requests, pull-succeeded]
+    severity: warning
+    confidence: high
+    note: A later or earlier pull of the same image succeeded in this log, so the limit is intermittent; pods recover after the back-off but new nodes and rollouts stay at risk.
+  - when: [too-many-requests]
+    severity: error
+    confidence: high
+supersedes: [image-pull-backoff]
+rootCause: |
+  The registry refused the request with HTTP 429. On Docker Hub the body is
+  `toomanyrequests: You have reached your pull rate limit` (newer wording: "your unauthenticated
+  pull rate limit"): anonymous and free-tier pulls are metered per source IP, so every node behind
+  one NAT gateway or egress IP shares the same quota, and a rollout, a node-pool scale-up or
+  `imagePullPolicy: Always` on many pods exhausts it quickly. Other registries (ECR Public, GHCR,
+  Quay, cloud mirrors) rate-limit similarly. Manifest GETs count against Docker Hub's limit even
+  when all layers are already on the node.
+  containerd 1.3-2.2 prints `unexpected status code <url>: 429 Too Many Requests - Server message:
+  toomanyrequests: ...` (under `failed to copy: httpReadSeeker: failed open:` for blobs and
+  manifests by digest); containerd 2.3 prints `unexpected status from GET request to <url>: 429 Too
+  Many Requests` and the registry's errors on the next line. Newer containerd retries 429
+  internally before reporting, so the error means the limit persisted across retries.
+remediation: |
+  1. Authenticate pulls from Docker Hub (a paid or service account): an imagePullSecret for
+     `https://index.docker.io/v1/` on the ServiceAccount, or credentials in
+     `/etc/containerd/certs.d/docker.io/hosts.toml` / the CRI registry auth config.
+  2. Put a pull-through cache in front of Docker Hub and point nodes at it with
+     `/etc/containerd/certs.d/docker.io/hosts.toml`:
+     `server = "https://registry-1.docker.io"` and `[host."https://mirror.internal.example"]`
+     with `capabilities = ["pull", "resolve"]`; set `config_path = "/etc/containerd/certs.d"` in
+     the CRI registry section and restart containerd.
+  3. Copy the images you depend on to your own registry (`crane copy`, `skopeo copy`,
+     `regctl image copy`) and reference those.
+  4. Reduce pull volume: `imagePullPolicy: IfNotPresent` with immutable tags, pre-pull images
+     into node images, and stagger large rollouts.
+  5. Check remaining quota: `curl -sI -H "Authorization: Bearer $TOKEN"
+     https://registry-1.docker.io/v2/ratelimitpreview/test/manifests/latest | grep -i ratelimit`.
+references:
+  - https://docs.docker.com/docker-hub/usage/pulls/
+  - https://github.com/containerd/containerd/blob/main/docs/hosts.md
+  - https://github.com/containerd/containerd/blob/main/core/remotes/docker/errcode.go
+versionNotes:
+  - component: containerd
+    range: ">=2.3"
+    text: containerd 2.3 and later print the status line and the registry's error text (toomanyrequests ...) on separate lines, and retry 429 before failing.
+examples:
+  match:
+    - 'May 14 07:02:19 ci-pool-a-3 containerd[1302]: time="2025-05-14T07:02:19.400129774Z" level=error msg="PullImage \"docker.io/library/postgres:16.3\" failed" error="failed to pull and unpack image \"docker.io/library/postgres:16.3\": failed to copy: httpReadSeeker: failed open: unexpected status code https://registry-1.docker.io/v2/library/postgres/manifests/sha256:d38fb63086b9a7a599bf37f75b40f2bb137a50fb9cf1d8f7be281098b8d9203d: 429 Too Many Requests - Server message: toomanyrequests: You have reached your pull rate limit. You may increase the limit by authenticating and upgrading: https://www.docker.com/increase-rate-limit"'
+    - 'May 14 07:02:19 ci-pool-a-3 kubelet[1550]: E0514 07:02:19.401207    1550 remote_image.go:180] "PullImage from image service failed" err="rpc error: code = Unknown desc = failed to pull and unpack image \"docker.io/library/postgres:16.3\": failed to copy: httpReadSeeker: failed open: unexpected status code https://registry-1.docker.io/v2/library/postgres/manifests/sha256:d38fb63086b9a7a599bf37f75b40f2bb137a50fb9cf1d8f7be281098b8d9203d: 429 Too Many Requests - Server message: toomanyrequests: You have reached your pull rate limit. You may increase the limit by authenticating and upgrading: https://www.docker.com/increase-rate-limit" image="postgres:16.3"'
+    - '429 Too Many Requests - Server message: toomanyrequests: You have reached your pull rate limit.'
+    - 'You have reached your unauthenticated pull rate limit. https://www.docker.com/increase-rate-limit'
+    - '2026-01-20T04:11:52.118+00:00 ci-pool-b-1 containerd[884]: time="2026-01-20T04:11:52.118007414Z" level=error msg="PullImage \"docker.io/library/node:22-alpine\" failed" error="failed to pull and unpack image \"docker.io/library/node:22-alpine\": failed to resolve reference \"docker.io/library/node:22-alpine\": unexpected status from GET request to https://registry-1.docker.io/v2/library/node/manifests/22-alpine: 429 Too Many Requests\ntoomanyrequests: You have reached your unauthenticated pull rate limit. https://www.docker.com/increase-rate-limit"'
+    - 'Warning  Failed  3m  kubelet  Failed to pull image "busybox:1.36": rpc error: code = Unknown desc = Error response from daemon: toomanyrequests: You have reached your pull rate limit. You may increase the limit by authenticating and upgrading: https://www.docker.com/increase-rate-limit'
+    - 'May 14 07:05:40 ci-pool-a-3 containerd[1302]: time="2025-05-14T07:05:40.227410093Z" level=error msg="RunPodSandbox for &PodSandboxMetadata{Name:runner-7xk2p,Uid:e6de7053-1b5c-4ddf-9217-05e60ac9bdd0,Namespace:ci,Attempt:0,} failed, error" error="failed to get sandbox image \"docker.io/rancher/mirrored-pause:3.6\": failed to pull image \"docker.io/rancher/mirrored-pause:3.6\": failed to pull and unpack image \"docker.io/rancher/mirrored-pause:3.6\": failed to resolve reference \"docker.io/rancher/mirrored-pause:3.6\": pulling from host registry-1.docker.io failed with unexpected status code https://registry-1.docker.io/v2/rancher/mirrored-pause/manifests/3.6: 429 Too Many Requests"'
+    - 'May 14 07:09:03 ci-pool-a-3 containerd[1302]: time="2025-05-14T07:09:03.118206677Z" level=info msg="PullImage \"docker.io/library/postgres:16.3\" returns image reference \"sha256:d6e41610e85068b7a5428450f8377805cd25c520e173576c55d08a933cde2282\""'
+    - 'May 14 07:09:03 ci-pool-a-3 containerd[1302]: time="2025-05-14T07:09:03.117804251Z" level=info msg="Pulled image \"docker.io/library/postgres:16.3\" with image id \"sha256:d6e41610e85068b7a5428450f8377805cd25c520e173576c55d08a933cde2282\", repo tag \"docker.io/library/postgres:16.3\", size \"153928811\" in 11.807s"'
+    - '  Normal   Pulled     2m    kubelet            Successfully pulled image "postgres:16.3" in 11.9s (11.9s including waiting). Image size: 153928811 bytes.'
+  noMatch:
+    - 'May 14 07:02:19 ci-pool-a-3 kubelet[1550]: I0514 07:02:19.401207    1550 prober.go:107] "Probe failed" probeType="Readiness" pod="ci/runner-7xk2p" podUID="e6de7053-1b5c-4ddf-9217-05e60ac9bdd0" containerName="runner" probeResult="failure" output="HTTP probe failed with statuscode: 429"'
+    - 'May 14 07:02:19 ci-pool-a-3 kubelet[1550]: E0514 07:02:19.401207    1550 reflector.go:147] k8s.io/client-go/informers/factory.go:159: Failed to watch *v1.Service: the server has received too many requests and has asked us to try again later (get services)'
+  scenarios:
+    - name: rate limited once, pull later succeeds (warning)
+      log: |
+        May 14 07:02:18 ci-pool-a-3 containerd[1302]: time="2025-05-14T07:02:18.990021733Z" level=info msg="PullImage \"docker.io/library/postgres:16.3\""
+        May 14 07:02:19 ci-pool-a-3 containerd[1302]: time="2025-05-14T07:02:19.400129774Z" level=error msg="PullImage \"docker.io/library/postgres:16.3\" failed" error="failed to pull and unpack image \"docker.io/library/postgres:16.3\": failed to copy: httpReadSeeker: failed open: unexpected status code https://registry-1.docker.io/v2/library/postgres/manifests/sha256:d38fb63086b9a7a599bf37f75b40f2bb137a50fb9cf1d8f7be281098b8d9203d: 429 Too Many Requests - Server message: toomanyrequests: You have reached your pull rate limit. You may increase the limit by authenticating and upgrading: https://www.docker.com/increase-rate-limit"
+        May 14 07:08:51 ci-pool-a-3 containerd[1302]: time="2025-05-14T07:08:51.310442118Z" level=info msg="PullImage \"docker.io/library/postgres:16.3\""
+        May 14 07:09:03 ci-pool-a-3 containerd[1302]: time="2025-05-14T07:09:03.118206677Z" level=info msg="PullImage \"docker.io/library/postgres:16.3\" returns image reference \"sha256:d6e41610e85068b7a5428450f8377805cd25c520e173576c55d08a933cde2282\""
+      expect: [registry-rate-limited]
+    - name: hard-wrapped kubectl event row
+      log: |
+        Warning  Failed     44s                 kubelet            Failed to pull image "postgres:16.3": rpc error: code = Unknown
+        desc = failed to pull and unpack image "docker.io/library/postgres:16.3": failed to copy: httpReadSeeker: failed open:
+        unexpected status code https://registry-1.docker.io/v2/library/postgres/manifests/sha256:d38fb63086b9a7a599bf37f75b40f2bb137a50fb9cf1d8f7be281098b8d9203d:
+        429 Too Many Requests - Server message: toomanyrequests: You have reached your pull rate limit.
+        You may increase the limit by authenticating and upgrading: https://www.docker.com/increase-rate-limit
+        Warning  Failed     44s (x4 over 2m1s)  kubelet            Error: ErrImagePull
+      expect: [registry-rate-limited]
+"""#),
+        ("registry-returns-html-unknown-mediatype.yaml", #"""
+id: registry-returns-html-unknown-mediatype
+title: Registry endpoint answered with an HTML page (text/html) instead of registry content
+severity: warning
+component: containerd
+family: image-pull
+groupBy: image
+signals:
+  - name: html-reference-warning
+    literals: ["reference for unknown type: text/html"]
+    regex: 'reference for unknown type: text/html(?:.*?digest="?(?<digestRef>sha256:[0-9a-f]{64}))?(?:.*?\bsize=(?<size>\d+))?'
+    joinPull: true
+  - name: html-media-type-error
+    literals: ["unexpected media type text/html"]
+    regex: '(?:(?:[Ff]ailed to pull (?:and unpack )?image|PullImage) "(?<image>[^"]+)".*?)?unexpected media type text/html(?: for (?<digestRef>sha256:[0-9a-f]{64}))?'
+    joinPull: true
+  - name: pull-failed
+    context: true
+    literals: ["failed to pull and unpack image"]
+    regex: 'failed to pull and unpack image "(?<image>[^"]+)"'
+outcomes:
+  - any: [html-media-type-error]
+    severity: error
+    confidence: high
+    note: The pull failed because the registry or mirror returned an HTML document where an image manifest or blob was expected.
+  - when: [html-reference-warning, pull-failed]
+    severity: error
+    confidence: medium
+    note: The pull failed after containerd received an HTML document from the registry endpoint; the HTML response is the likely cause.
+  - when: [html-reference-warning]
+    severity: warning
+    confidence: medium
+supersedes: [image-pull-backoff, unexpected-media-type]
+related: [registry-network-failure, pull-access-denied, registry-auth-failed]
+rootCause: |
+  containerd received a descriptor whose media type is text/html, which no registry serves for
+  image content, and logged "reference for unknown type: text/html" (with mediatype=text/html and a
+  small size=). The endpoint containerd talked to is not a registry API: typically a mirror or
+  endpoint in /etc/containerd/certs.d/<host>/hosts.toml or k3s/RKE2 registries.yaml that points at
+  a web server, a UI page or a path without the /v2/ API root; a corporate proxy or captive portal
+  answering with a login/block page; or an authentication redirect that ends on an HTML sign-in
+  page. The image data never arrives, so the pull usually fails right after (or falls back to the
+  next endpoint and succeeds slowly).
+remediation: |
+  1. See what the endpoint returns: `curl -sv https://<mirror-or-registry>/v2/` should answer 200 or
+     401 with a `Docker-Distribution-Api-Version` header, not HTML; and
+     `curl -sI -H 'Accept: application/vnd.oci.image.index.v1+json' https://<host>/v2/<repo>/manifests/<tag>`.
+  2. Fix the endpoint in /etc/containerd/certs.d/<host>/hosts.toml (`server` / `[host."..."]` must be
+     the registry API root, e.g. https://mirror.example.com, with `override_path = true` only when
+     the URL already contains /v2) or in /etc/rancher/k3s/registries.yaml, then restart containerd
+     (k3s/rke2).
+  3. If a proxy or portal injects the page, add the registry to NO_PROXY or allow it on the proxy
+     (containerd unit environment: `systemctl cat containerd`).
+  4. Check auth redirects (token realm pointing at an SSO page) and registry credentials.
+references:
+  - https://github.com/containerd/containerd/blob/main/docs/hosts.md
+  - https://docs.k3s.io/installation/private-registry
+  - https://github.com/containerd/containerd/pull/13134
+versionNotes:
+  - component: containerd
+    range: ">=2.3"
+    text: This containerd logs unknown media types only at debug level ("using generic reference key prefix for unclassified descriptor"), so the text/html warning may be missing; test the endpoint with curl.
+examples:
+  match:
+    - 'May 19 08:02:51 k3s-agent-4 k3s[1636]: time="2025-05-19T08:02:51.770128913Z" level=warning msg="reference for unknown type: text/html" digest="sha256:4a140a1c0413e746c0fcbe13a07f0676f7656dd6cd62e3e71ec44fdb2ec0a16d" mediatype=text/html size=1942'
+    - 'WARN[2025-05-19T08:02:51.770128913Z] reference for unknown type: text/html             digest="sha256:4a140a1c0413e746c0fcbe13a07f0676f7656dd6cd62e3e71ec44fdb2ec0a16d" mediatype=text/html size=1942'
+    - 'Failed to pull image "mirror.lan.example/library/redis:7.2": rpc error: code = Unknown desc = failed to pull and unpack image "mirror.lan.example/library/redis:7.2": unexpected media type text/html for sha256:4a140a1c0413e746c0fcbe13a07f0676f7656dd6cd62e3e71ec44fdb2ec0a16d: not found'
+    - 'May 19 08:02:52 k3s-agent-4 k3s[1636]: time="2025-05-19T08:02:52.004412207Z" level=error msg="PullImage \"docker.io/library/redis:7.2\" failed" error="failed to pull and unpack image \"docker.io/library/redis:7.2\": failed to resolve reference \"docker.io/library/redis:7.2\": unexpected status from HEAD request"'
+  noMatch:
+    - 'May 19 08:02:51 k3s-agent-4 k3s[1636]: time="2025-05-19T08:02:51.770128913Z" level=warning msg="reference for unknown type: application/octet-stream" digest="sha256:e87935c224667e8878c0e89423e976e8f1798aeb15c15db09c8ce06cf2cefc71" mediatype=application/octet-stream size=5946'
+    - 'May 19 08:02:51 k3s-agent-4 k3s[1636]: time="2025-05-19T08:02:51.770128913Z" level=warning msg="reference for unknown type: application/vnd.in-toto+json" digest="sha256:c07647018bde6fa08784c762de31e47d1df7f147f260bb982a2ba406bf17cd85" mediatype=application/vnd.in-toto+json size=1713'
+  scenarios:
+    - name: warning joined to the failing pull in flight
+      log: |
+        May 19 08:02:50 k3s-agent-4 k3s[1636]: time="2025-05-19T08:02:50.901133702Z" level=info msg="PullImage \"docker.io/library/redis:7.2\""
+        May 19 08:02:51 k3s-agent-4 k3s[1636]: time="2025-05-19T08:02:51.770128913Z" level=warning msg="reference for unknown type: text/html" digest="sha256:4a140a1c0413e746c0fcbe13a07f0676f7656dd6cd62e3e71ec44fdb2ec0a16d" mediatype=text/html size=1942
+        May 19 08:02:52 k3s-agent-4 k3s[1636]: time="2025-05-19T08:02:52.004412207Z" level=error msg="PullImage \"docker.io/library/redis:7.2\" failed" error="failed to pull and unpack image \"docker.io/library/redis:7.2\": failed to resolve reference \"docker.io/library/redis:7.2\": unexpected status from HEAD request"
+      expect: [registry-returns-html-unknown-mediatype]
+      forbid: [image-config-octet-stream-unsupported]
+"""#),
+        ("registry-x509-unknown-authority.yaml", #"""
+id: registry-x509-unknown-authority
+title: Registry TLS certificate rejected (x509 unknown authority, expired, wrong name or no SAN)
+severity: error
+component: containerd
+family: image-pull
+groupBy: image
+signals:
+  - name: unknown-authority
+    literals: ["signed by unknown authority"]
+    regex: '^(?:.*?(?:(?:[Pp]ull(?:ing)?(?: and unpack)?|sandbox) image|PullImage|resolve reference|resolve image) ["“](?<image>[^"”]+)["”])?.*?(?:failed to do request|resolve reference|resolve image|pull image|pulling image|unpack image|sandbox image|PullImage|httpReadSeeker|httpReaderSeeker|fetch anonymous token|fetch oauth token|failed to authorize|no available registry endpoint|tryLoginWithRegHost|rh\.Client\.Do|Error response from daemon|(?=https?://[^\s"”/]+/v2/(?:["”\s:]|$|[^\s"”]*?/(?:manifests|blobs)/)))(?:.*?https?://(?<host>[^/\s"”]+)/)?.*?x509: (?<tlsError>certificate signed by unknown authority(?: \(possibly because of "[^"]*" while trying to verify candidate authority certificate "(?<issuer>[^"]*)"\))?)(?:.*?\bimage"?[:=]"(?<image2>[^"]+)")?(?:.*?\bpod"?[:=]"(?<pod>[^"]+)")?'
+  - name: expired
+    literals: ["certificate has expired or is not yet valid"]
+    regex: '^(?:.*?(?:(?:[Pp]ull(?:ing)?(?: and unpack)?|sandbox) image|PullImage|resolve reference|resolve image) ["“](?<image>[^"”]+)["”])?.*?(?:failed to do request|resolve reference|resolve image|pull image|pulling image|unpack image|sandbox image|PullImage|httpReadSeeker|httpReaderSeeker|fetch anonymous token|fetch oauth token|failed to authorize|no available registry endpoint|tryLoginWithRegHost|rh\.Client\.Do|Error response from daemon|(?=https?://[^\s"”/]+/v2/(?:["”\s:]|$|[^\s"”]*?/(?:manifests|blobs)/)))(?:.*?https?://(?<host>[^/\s"”]+)/)?.*?x509: (?<tlsError>certificate has expired or is not yet valid)(?:: current time (?<currentTime>\S+) is (?<validity>after|before) (?<bound>[^\s"”]+))?(?:.*?\bimage"?[:=]"(?<image2>[^"]+)")?(?:.*?\bpod"?[:=]"(?<pod>[^"]+)")?'
+  - name: clock-behind
+    context: true
+    literals: ["certificate has expired or is not yet valid"]
+    regex: '^(?:.*?(?:(?:[Pp]ull(?:ing)?(?: and unpack)?|sandbox) image|PullImage|resolve reference|resolve image) ["“](?<image>[^"”]+)["”])?.*?(?:failed to do request|resolve reference|resolve image|pull image|pulling image|unpack image|sandbox image|PullImage|httpReadSeeker|httpReaderSeeker|fetch anonymous token|fetch oauth token|failed to authorize|no available registry endpoint|tryLoginWithRegHost|rh\.Client\.Do|Error response from daemon|(?=https?://[^\s"”/]+/v2/(?:["”\s:]|$|[^\s"”]*?/(?:manifests|blobs)/)))(?:.*?https?://(?<host>[^/\s"”]+)/)?.*?x509: certificate has expired or is not yet valid: current time \S+ is before(?:.*?\bimage"?[:=]"(?<image2>[^"]+)")?(?:.*?\bpod"?[:=]"(?<pod>[^"]+)")?'
+  - name: name-mismatch
+    literals: ["certificate is valid for", "certificate is not valid for any names", "contain any IP SANs"]
+    regex: '^(?:.*?(?:(?:[Pp]ull(?:ing)?(?: and unpack)?|sandbox) image|PullImage|resolve reference|resolve image) ["“](?<image>[^"”]+)["”])?.*?(?:failed to do request|resolve reference|resolve image|pull image|pulling image|unpack image|sandbox image|PullImage|httpReadSeeker|httpReaderSeeker|fetch anonymous token|fetch oauth token|failed to authorize|no available registry endpoint|tryLoginWithRegHost|rh\.Client\.Do|Error response from daemon|(?=https?://[^\s"”/]+/v2/(?:["”\s:]|$|[^\s"”]*?/(?:manifests|blobs)/)))(?:.*?https?://(?<host>[^/\s"”]+)/)?.*?x509: (?<tlsError>certificate is valid for (?<validNames>.+?), not (?<wantedName>[^\s",”]+)|certificate is not valid for any names, but wanted to match (?<wantedName2>[^\s",”]+)|cannot validate certificate for (?<wantedIP>\S+) because it doesn.t contain any IP SANs)(?:.*?\bimage"?[:=]"(?<image2>[^"]+)")?(?:.*?\bpod"?[:=]"(?<pod>[^"]+)")?'
+  - name: legacy-cn
+    literals: ["relies on legacy Common Name field"]
+    regex: '^(?:.*?(?:(?:[Pp]ull(?:ing)?(?: and unpack)?|sandbox) image|PullImage|resolve reference|resolve image) ["“](?<image>[^"”]+)["”])?.*?(?:failed to do request|resolve reference|resolve image|pull image|pulling image|unpack image|sandbox image|PullImage|httpReadSeeker|httpReaderSeeker|fetch anonymous token|fetch oauth token|failed to authorize|no available registry endpoint|tryLoginWithRegHost|rh\.Client\.Do|Error response from daemon|(?=https?://[^\s"”/]+/v2/(?:["”\s:]|$|[^\s"”]*?/(?:manifests|blobs)/)))(?:.*?https?://(?<host>[^/\s"”]+)/)?.*?x509: (?<tlsError>certificate relies on legacy Common Name field, use SANs(?: instead| or temporarily enable Common Name matching with GODEBUG=x509ignoreCN=0)?)(?:.*?\bimage"?[:=]"(?<image2>[^"]+)")?(?:.*?\bpod"?[:=]"(?<pod>[^"]+)")?'
+  - name: other-x509
+    literals: ["x509: "]
+    regex: '^(?:.*?(?:(?:[Pp]ull(?:ing)?(?: and unpack)?|sandbox) image|PullImage|resolve reference|resolve image) ["“](?<image>[^"”]+)["”])?.*?(?:failed to do request|resolve reference|resolve image|pull image|pulling image|unpack image|sandbox image|PullImage|httpReadSeeker|httpReaderSeeker|fetch anonymous token|fetch oauth token|failed to authorize|no available registry endpoint|tryLoginWithRegHost|rh\.Client\.Do|Error response from daemon|(?=https?://[^\s"”/]+/v2/(?:["”\s:]|$|[^\s"”]*?/(?:manifests|blobs)/)))(?:.*?https?://(?<host>[^/\s"”]+)/)?.*?x509: (?!certificate signed by unknown authority|certificate has expired or is not yet valid|certificate is valid for|certificate is not valid for any names|cannot validate certificate for|certificate relies on legacy Common Name field)(?<tlsError>[^"”\n]+)(?:.*?\bimage"?[:=]"(?<image2>[^"]+)")?(?:.*?\bpod"?[:=]"(?<pod>[^"]+)")?'
+  - name: sandbox-pod
+    context: true
+    literals: ["x509: "]
+    regex: '&PodSandboxMetadata\{Name:(?<pod>[^,]+),Uid:(?<podUID>[^,]+),Namespace:(?<podNamespace>[^,}]+).*?sandbox image ["“](?<image>[^"”]+)["”].*?(?:failed to do request|resolve reference|resolve image|pull image|pulling image|unpack image|sandbox image|PullImage|httpReadSeeker|httpReaderSeeker|fetch anonymous token|fetch oauth token|failed to authorize|no available registry endpoint|tryLoginWithRegHost|rh\.Client\.Do|Error response from daemon|(?=https?://[^\s"”/]+/v2/(?:["”\s:]|$|[^\s"”]*?/(?:manifests|blobs)/))).*?x509: '
+outcomes:
+  - when: [legacy-cn]
+    severity: error
+    confidence: high
+    note: The registry certificate has no subjectAltName; Go 1.15 and later ignore the Common Name, so the certificate must be reissued with a SAN.
+  - when: [expired, clock-behind]
+    severity: error
+    confidence: high
+    note: The certificate is not yet valid for this node's clock; the node clock is behind (check NTP) or the certificate was issued with a future start date.
+  - when: [expired]
+    severity: error
+    confidence: high
+    note: The registry (or TLS-intercepting proxy) certificate has expired, or the node clock is far ahead.
+  - when: [name-mismatch]
+    severity: error
+    confidence: high
+    note: The certificate does not cover the host name or IP used in the image reference / mirror URL.
+  - when: [unknown-authority]
+    severity: error
+    confidence: high
+  - when: [other-x509]
+    severity: error
+    confidence: medium
+supersedes: [image-pull-backoff]
+related: [registry-network-failure]
+rootCause: |
+  containerd's HTTPS request to the registry (`failed to do request: Head/Get "https://<host>/v2/..."`,
+  or the token request under `failed to fetch anonymous/oauth token`) failed Go's certificate
+  verification, so the pull never reached the registry API. The tail says which check failed:
+  - `x509: certificate signed by unknown authority`: the chain ends in a CA that is not in the
+    node's trust store nor in containerd's registry config: a private/internal CA (Harbor, Nexus,
+    GitLab registry with a company CA), a self-signed certificate, or a TLS-intercepting proxy
+    (Zscaler, corporate MITM) re-signing registry-1.docker.io. Go 1.20+ prefixes
+    `tls: failed to verify certificate:`.
+  - `x509: certificate has expired or is not yet valid: current time T is after/before B`: the
+    certificate expired (after) or the node clock is behind its notBefore (before).
+  - `x509: certificate is valid for A, B, not C` / `is not valid for any names` / `cannot validate
+    certificate for <ip> because it doesn't contain any IP SANs`: the image reference or mirror
+    URL uses a name or IP the certificate does not list.
+  - `x509: certificate relies on legacy Common Name field, use SANs instead` (Go >= 1.15; 1.15/1.16
+    suggested GODEBUG=x509ignoreCN=0, removed in Go 1.17): the certificate has only a CN and no
+    subjectAltName.
+  Go reads the system CA bundle once per process, so a CA installed after containerd started is
+  not used until containerd restarts. `ctr` and `nerdctl` do not read the CRI registry section.
+  This is about registry TLS only; kubelet-to-apiserver x509 errors are a different failure.
+remediation: |
+  1. Inspect what the registry presents, from the node:
+     `openssl s_client -connect <host>:<port> -servername <host> -showcerts </dev/null | openssl x509 -noout -subject -issuer -dates -ext subjectAltName`.
+  2. Unknown authority: trust the CA either system-wide (Debian/Ubuntu: copy to
+     /usr/local/share/ca-certificates/<name>.crt and run `update-ca-certificates`; RHEL/Fedora:
+     /etc/pki/ca-trust/source/anchors/ and `update-ca-trust`) and then `systemctl restart containerd`,
+     or per registry in `/etc/containerd/certs.d/<host[:port]>/hosts.toml`:
+     `server = "https://<host>"`, `[host."https://<host>"]`, `ca = "/etc/containerd/certs.d/<host>/ca.crt"`,
+     with `config_path = "/etc/containerd/certs.d"` set in the CRI registry section
+     (`[plugins."io.containerd.grpc.v1.cri".registry]` in 1.x, `[plugins."io.containerd.cri.v1.images".registry]`
+     in 2.x). The directory name must equal the host:port in the image reference. On k3s/rke2 set
+     `configs."<host>".tls.ca_file` in /etc/rancher/{k3s,rke2}/registries.yaml. For a TLS-intercepting
+     proxy, trust the proxy's CA or exempt the registry from interception.
+  3. Expired / not yet valid: renew the registry certificate; check `timedatectl` and NTP on the node.
+  4. Name mismatch / legacy CN: reissue the certificate with a subjectAltName covering every name
+     and IP used in image references and mirror URLs (e.g.
+     `openssl req ... -addext "subjectAltName=DNS:registry.example.com,IP:10.0.0.5"`), or use the
+     name the certificate already lists.
+  5. Last resort for a lab: `skip_verify = true` under the host in hosts.toml (`--insecure-registry`
+     for nerdctl, `ctr --skip-verify`).
+references:
+  - https://github.com/containerd/containerd/blob/main/docs/hosts.md
+  - https://github.com/containerd/containerd/blob/main/docs/cri/registry.md
+  - https://go.dev/doc/go1.15#commonname
+  - https://github.com/containerd/containerd/blob/main/RELEASES.md
+versionNotes:
+  - component: containerd
+    range: "<1.3"
+    text: containerd 1.2 ignores the CRI `registry.configs."<host>".tls` settings (supported from 1.3.0); install the CA in the system trust store and restart containerd, or upgrade.
+  - component: containerd
+    range: ">=1.5"
+    text: Prefer `config_path` with /etc/containerd/certs.d/<host>/hosts.toml (`ca = ...`); the CRI `registry.configs` / `registry.mirrors` properties are deprecated since 1.5 and planned for removal in 2.4.
+examples:
+  match:
+    - 'Nov 04 13:30:09 wk-dc2-11 containerd[1019]: time="2025-11-04T13:30:09.822139541Z" level=error msg="PullImage \"harbor.corp.example/shop/checkout:4.2.0\" failed" error="failed to pull and unpack image \"harbor.corp.example/shop/checkout:4.2.0\": failed to resolve reference \"harbor.corp.example/shop/checkout:4.2.0\": failed to do request: Head \"https://harbor.corp.example/v2/shop/checkout/manifests/4.2.0\": tls: failed to verify certificate: x509: certificate signed by unknown authority"'
+    - 'Nov 04 13:30:09 wk-dc2-11 kubelet[1702]: E1104 13:30:09.823004    1702 log.go:32] "PullImage from image service failed" err="rpc error: code = Unknown desc = failed to pull and unpack image \"harbor.corp.example/shop/checkout:4.2.0\": failed to resolve reference \"harbor.corp.example/shop/checkout:4.2.0\": failed to do request: Head \"https://harbor.corp.example/v2/shop/checkout/manifests/4.2.0\": tls: failed to verify certificate: x509: certificate signed by unknown authority" image="harbor.corp.example/shop/checkout:4.2.0"'
+    - 'FATA[0000] pulling image failed: rpc error: code = Unknown desc = failed to resolve image "registry.lab.example:8443/tools/jq:1.6": no available registry endpoint: failed to do request: Head https://registry.lab.example:8443/v2/tools/jq/manifests/1.6: x509: certificate signed by unknown authority'
+    - '  Warning  Failed     20s (x2 over 35s)  kubelet            Failed to pull image "registry.lab.example/tools/jq:1.7": failed to pull and unpack image "registry.lab.example/tools/jq:1.7": failed to resolve reference "registry.lab.example/tools/jq:1.7": failed to do request: Head "https://registry.lab.example/v2/tools/jq/manifests/1.7": tls: failed to verify certificate: x509: certificate has expired or is not yet valid: current time 2026-02-11T08:14:03Z is after 2026-02-10T23:59:59Z'
+    - 'Feb 11 08:14:03 edge-7 containerd[640]: time="2026-02-11T08:14:03.001920334Z" level=error msg="PullImage \"registry.lab.example/tools/jq:1.7\" failed" error="failed to pull and unpack image \"registry.lab.example/tools/jq:1.7\": failed to resolve reference \"registry.lab.example/tools/jq:1.7\": failed to authorize: failed to fetch anonymous token: Get \"https://auth.lab.example/token?scope=repository%3Atools%2Fjq%3Apull&service=registry\": x509: certificate has expired or is not yet valid: current time 2019-01-01T00:00:41Z is before 2025-06-01T00:00:00Z"'
+    - '{"ts":1762263009823.0,"caller":"cri-client/remote_image.go:180","msg":"PullImage from image service failed","err":"rpc error: code = Unknown desc = failed to pull and unpack image \"10.40.0.15:5000/shop/cart:2\": failed to resolve reference \"10.40.0.15:5000/shop/cart:2\": failed to do request: Head \"https://10.40.0.15:5000/v2/shop/cart/manifests/2\": tls: failed to verify certificate: x509: cannot validate certificate for 10.40.0.15 because it doesn''t contain any IP SANs","image":"10.40.0.15:5000/shop/cart:2"}'
+    - 'ctr: failed to resolve reference "mirror.corp.example/library/nginx:1.27": failed to do request: Head "https://mirror.corp.example/v2/library/nginx/manifests/1.27?ns=docker.io": tls: failed to verify certificate: x509: certificate is valid for harbor.corp.example, harbor, not mirror.corp.example'
+    - 'Error response from daemon: Get "https://registry.corp.example/v2/": x509: certificate is not valid for any names, but wanted to match registry.corp.example'
+    - '2021-03-02T10:41:17+01:00 build-3 containerd[911]: time="2021-03-02T09:41:17.118834221Z" level=error msg="PullImage \"registry.lab.example/ci/runner:2\" failed" error="failed to pull and unpack image \"registry.lab.example/ci/runner:2\": failed to resolve reference \"registry.lab.example/ci/runner:2\": failed to do request: Head \"https://registry.lab.example/v2/ci/runner/manifests/2\": x509: certificate relies on legacy Common Name field, use SANs or temporarily enable Common Name matching with GODEBUG=x509ignoreCN=0"'
+    - 'Nov 04 13:40:51 wk-dc2-11 containerd[1019]: time="2025-11-04T13:40:51.402285120Z" level=error msg="PullImage \"harbor.corp.example/shop/checkout:4.2.0\" failed" error="failed to pull and unpack image \"harbor.corp.example/shop/checkout:4.2.0\": failed to resolve reference \"harbor.corp.example/shop/checkout:4.2.0\": failed to do request: Head \"https://harbor.corp.example/v2/shop/checkout/manifests/4.2.0\": tls: failed to verify certificate: x509: certificate specifies an incompatible key usage"'
+    - 'Nov 04 13:45:12 wk-dc2-11 containerd[1019]: time="2025-11-04T13:45:12.660813027Z" level=error msg="RunPodSandbox for &PodSandboxMetadata{Name:checkout-6c8f9d7b5-t7wq2,Uid:be11a088-b94e-483b-80ec-655e399c1f38,Namespace:shop,Attempt:0,} failed, error" error="failed to get sandbox image \"harbor.corp.example/k8s/pause:3.9\": failed to pull image \"harbor.corp.example/k8s/pause:3.9\": failed to pull and unpack image \"harbor.corp.example/k8s/pause:3.9\": failed to resolve reference \"harbor.corp.example/k8s/pause:3.9\": failed to do request: Head \"https://harbor.corp.example/v2/k8s/pause/manifests/3.9\": tls: failed to verify certificate: x509: certificate signed by unknown authority"'
+  noMatch:
+    - 'Nov 04 13:30:09 wk-dc2-11 kubelet[1702]: E1104 13:30:09.823004    1702 reflector.go:158] "Unhandled Error" err="k8s.io/client-go/informers/factory.go:160: Failed to watch *v1.Node: failed to list *v1.Node: Get \"https://10.96.0.1:443/api/v1/nodes?fieldSelector=metadata.name%3Dwk-dc2-11&limit=500\": tls: failed to verify certificate: x509: certificate has expired or is not yet valid: current time 2025-11-04T13:30:09Z is after 2025-11-01T09:12:44Z" logger="UnhandledError"'
+    - 'Nov 04 13:30:09 wk-dc2-11 kubelet[1702]: E1104 13:30:09.901215    1702 controller.go:145] "Failed to ensure lease exists, will retry" err="Get \"https://cp.corp.example:6443/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/wk-dc2-11?timeout=10s\": tls: failed to verify certificate: x509: certificate signed by unknown authority" interval="7s"'
+    - 'Nov 04 13:30:09 wk-dc2-11 kubelet[1702]: E1104 13:30:09.950017    1702 kubelet_node_status.go:96] "Unable to register node with API server" err="Post \"https://cp.corp.example:6443/api/v1/nodes\": x509: certificate relies on legacy Common Name field, use SANs instead" node="wk-dc2-11"'
+  scenarios:
+    - name: private CA not trusted by containerd, kubelet backs off
+      log: |
+        Nov 04 13:30:08 wk-dc2-11 containerd[1019]: time="2025-11-04T13:30:08.990210374Z" level=info msg="PullImage \"harbor.corp.example/shop/checkout:4.2.0\""
+        Nov 04 13:30:09 wk-dc2-11 containerd[1019]: time="2025-11-04T13:30:09.822139541Z" level=error msg="PullImage \"harbor.corp.example/shop/checkout:4.2.0\" failed" error="failed to pull and unpack image \"harbor.corp.example/shop/checkout:4.2.0\": failed to resolve reference \"harbor.corp.example/shop/checkout:4.2.0\": failed to do request: Head \"https://harbor.corp.example/v2/shop/checkout/manifests/4.2.0\": tls: failed to verify certificate: x509: certificate signed by unknown authority"
+        Nov 04 13:30:25 wk-dc2-11 kubelet[1702]: E1104 13:30:25.118730    1702 pod_workers.go:1301] "Error syncing pod, skipping" err="failed to \"StartContainer\" for \"checkout\" with ImagePullBackOff: \"Back-off pulling image \\\"harbor.corp.example/shop/checkout:4.2.0\\\"\"" pod="shop/checkout-6c8f9d7b5-t7wq2" podUID="be11a088-b94e-483b-80ec-655e399c1f38"
+      expect: [registry-x509-unknown-authority]
+      forbid: [image-pull-backoff, kubelet-client-cert-expired]
+    - name: apiserver certificate errors are not registry x509
+      log: |
+        Nov 04 13:30:09 wk-dc2-11 kubelet[1702]: E1104 13:30:09.901215    1702 controller.go:145] "Failed to ensure lease exists, will retry" err="Get \"https://cp.corp.example:6443/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/wk-dc2-11?timeout=10s\": tls: failed to verify certificate: x509: certificate has expired or is not yet valid: current time 2025-11-04T13:30:09Z is after 2025-11-01T09:12:44Z" interval="7s"
+      forbid: [registry-x509-unknown-authority]
 """#),
         ("sandbox-image-pull-failed.yaml", #"""
 id: sandbox-image-pull-failed
@@ -1463,6 +3130,131 @@ examples:
         time="2026-02-09T07:31:10.618840114Z" level=error msg="RunPodSandbox for &PodSandboxMetadata{Name:svclb-ingress-9mtl4,Uid:81860baf-c3f6-41d6-9cdb-520fb8c9bdc9,Namespace:kube-system,Attempt:0,} failed, error" error="failed to get sandbox image \"docker.io/rancher/mirrored-pause:3.6\": failed to pull image \"docker.io/rancher/mirrored-pause:3.6\": failed to pull and unpack image \"docker.io/rancher/mirrored-pause:3.6\": failed to resolve reference \"docker.io/rancher/mirrored-pause:3.6\": failed to do request: Head \"https://registry-1.docker.io/v2/rancher/mirrored-pause/manifests/3.6\": dial tcp: lookup registry-1.docker.io: Try again"
       expect: [sandbox-image-pull-failed]
 """#),
+        ("sandbox-name-reserved.yaml", #"""
+id: sandbox-name-reserved
+title: RunPodSandbox retry collides with a sandbox name still held by an earlier, slow attempt
+severity: error
+component: containerd
+family: sandbox
+groupBy: pod
+signals:
+  - name: sandbox-name-reserved
+    # failed to reserve sandbox name "<pod>_<ns>_<uid>_<attempt>": name "<pod>_<ns>_<uid>_<attempt>" is reserved for "<64-hex sandbox id>"
+    literals: ["failed to reserve sandbox name"]
+    regex: 'failed to reserve sandbox name\s*"?(?:(?<pod>[a-z0-9][-a-z0-9.]*)(?:_(?<podNamespace>[a-z0-9][-a-z0-9]*)(?:_(?<podUID>[0-9a-f-]{32,36})(?:_(?<attempt>\d+))?)?)?)?(?:.*?is reserved for\s*"?(?<sandbox>[0-9a-f]{64}))?'
+  - name: earlier-deadline
+    # the cause the retry points back to: kubelet gave up on the first RunPodSandbox (4 min) or another CRI call
+    context: true
+    literals: ["DeadlineExceeded", "context deadline exceeded"]
+    regex: '(?=(?:.*?(?:PodSandboxMetadata\{Name:|\bpod="|"pod":\{"name":")(?<pod>[^,"\s_(]+)(?:(?:,Uid:(?<podUID>[0-9a-f-]+),Namespace:|","namespace":")(?<podNamespace>[^,}"\s]+))?)?).*?(?:code = DeadlineExceeded desc = context deadline exceeded|Error: context deadline exceeded)'
+outcomes:
+  - when: [sandbox-name-reserved, earlier-deadline]
+    severity: error
+    confidence: high
+    note: An earlier RunPodSandbox for this pod hit the CRI deadline and is still running inside containerd; the retries collide with the name it holds.
+  - when: [sandbox-name-reserved]
+    severity: error
+    confidence: medium
+    note: A symptom; look at least 4 minutes before the first occurrence for the RunPodSandbox (or CNI ADD, image pull, mount) that did not return.
+related: [cri-deadline-exceeded]
+rootCause: |
+  A symptom, not the cause. containerd reserves the CRI sandbox name
+  `<pod>_<namespace>_<uid>_<attempt>` when RunPodSandbox starts and releases it when that call
+  finishes. An earlier RunPodSandbox for the same attempt is still running inside containerd
+  (the id after "is reserved for" is that sandbox); the kubelet gave up waiting for it
+  (DeadlineExceeded after 4 minutes: twice --runtime-request-timeout) and retried, and every
+  retry fails here until the first call completes or fails. Look back at least 4 minutes before
+  the first occurrence, on the same pod, for the slow step: a CNI ADD that hangs (CNI agent or
+  API server slow), pulling/unpacking the pause image, disk I/O saturation, a hung mount or stat
+  on a CSI/NFS volume, or a blocked shim. After a hard reboot or time jump stale reservations can
+  also persist (containerd #10842) until containerd is restarted.
+remediation: |
+  1. Find the first attempt: `journalctl -u containerd | grep '<pod name>'` and look for
+     `RunPodSandbox for &PodSandboxMetadata{Name:<pod>,...,Attempt:N,}` without a matching
+     `returns sandbox id`, then what containerd logged for it (CNI, pull, mount errors).
+  2. Fix that slow step (CNI agent, storage I/O, NFS/CSI mount). The retries succeed on their own
+     once the first call returns.
+  3. If the reservation never clears (the id does not show in `crictl pods -a` or
+     `crictl inspectp <id>` hangs), restart containerd: `systemctl restart containerd`; upgrade
+     containerd if it recurs.
+  4. Dump goroutines to see where the call is stuck: `kill -USR1 $(pidof containerd)` (stack
+     written to the containerd log / debug socket).
+references:
+  - https://github.com/containerd/containerd/issues/10842
+  - https://github.com/containerd/containerd/issues/12438
+  - https://github.com/containerd/cri/issues/1014
+  - https://github.com/kubernetes/kubernetes/issues/107561
+examples:
+  match:
+    - 'Jul 21 04:16:33 wk-12 kubelet[3308]: E0721 04:16:33.409921    3308 kuberuntime_sandbox.go:72] "Failed to create sandbox for pod" err="rpc error: code = Unknown desc = failed to reserve sandbox name \"etl-runner-28911340-hx4q2_batch_f8fdf15b-0c2a-47ea-8f6a-b1451dde0af5_0\": name \"etl-runner-28911340-hx4q2_batch_f8fdf15b-0c2a-47ea-8f6a-b1451dde0af5_0\" is reserved for \"d85074db931f58d4f598c9ca2591b8adbc4daf8bc809ee745cf7b8e5f1ca336f\"" pod="batch/etl-runner-28911340-hx4q2"'
+    - 'Jul 21 04:16:33 wk-12 containerd[991]: time="2026-07-21T04:16:33.408117Z" level=error msg="RunPodSandbox for &PodSandboxMetadata{Name:etl-runner-28911340-hx4q2,Uid:f8fdf15b-0c2a-47ea-8f6a-b1451dde0af5,Namespace:batch,Attempt:0,} failed, error" error="failed to reserve sandbox name \"etl-runner-28911340-hx4q2_batch_f8fdf15b-0c2a-47ea-8f6a-b1451dde0af5_0\": name \"etl-runner-28911340-hx4q2_batch_f8fdf15b-0c2a-47ea-8f6a-b1451dde0af5_0\" is reserved for \"d85074db931f58d4f598c9ca2591b8adbc4daf8bc809ee745cf7b8e5f1ca336f\""'
+    - '  Warning  FailedCreatePodSandBox  2m (x14 over 9m)  kubelet  Failed to create pod sandbox: rpc error: code = Unknown desc = failed to reserve sandbox name "etl-runner-28911340-hx4q2_batch_f8fdf15b-0c2a-47ea-8f6a-b1451dde0af5_0": name "etl-runner-28911340-hx4q2_batch_f8fdf15b-0c2a-47ea-8f6a-b1451dde0af5_0" is reserved for "d85074db931f58d4f598c9ca2591b8adbc4daf8bc809ee745cf7b8e5f1ca336f"'
+    - '21 04:16:33 wk-12 kubelet[3308]: E0721 04:16:33.409821    3308 remote_runtime.go:193] "RunPodSandbox from runtime service failed" err="rpc error: code = Unknown desc = failed to reserve sandbox name \"etl-runner-28911340-hx4q2_batch_f8fdf15b-0c2a-47ea-8f6a-b>'
+  noMatch:
+    - 'Jul 21 04:16:33 wk-12 crio[1190]: time="2026-07-21 04:16:33.402931185Z" level=warning msg="error reserving pod name k8s_etl-runner-28911340-hx4q2_batch_f8fdf15b-0c2a-47ea-8f6a-b1451dde0af5_0 for id d85074db931f58d4f598c9ca2591b8adbc4daf8bc809ee745cf7b8e5f1ca336f: name is reserved"'
+    - 'Jul 21 04:16:33 wk-12 containerd[991]: time="2026-07-21T04:16:33.408117Z" level=error msg="CreateContainer within sandbox \"d85074db931f58d4f598c9ca2591b8adbc4daf8bc809ee745cf7b8e5f1ca336f\" for &ContainerMetadata{Name:etl,Attempt:0,} failed" error="failed to reserve container name \"etl_etl-runner-28911340-hx4q2_batch_f8fdf15b-0c2a-47ea-8f6a-b1451dde0af5_0\": name \"etl_etl-runner-28911340-hx4q2_batch_f8fdf15b-0c2a-47ea-8f6a-b1451dde0af5_0\" is reserved for \"d4176d6668c05d4235136a25c7e78cf0ad9424df8f2627672042c46e3892d955\""'
+  scenarios:
+    - name: first RunPodSandbox exceeds the deadline, the retry finds the name reserved
+      log: |
+        Jul 21 04:08:21 wk-12 containerd[991]: time="2026-07-21T04:08:21.100213Z" level=info msg="RunPodSandbox for &PodSandboxMetadata{Name:etl-runner-28911340-hx4q2,Uid:f8fdf15b-0c2a-47ea-8f6a-b1451dde0af5,Namespace:batch,Attempt:0,}"
+        Jul 21 04:12:21 wk-12 kubelet[3308]: E0721 04:12:21.101044    3308 kuberuntime_sandbox.go:72] "Failed to create sandbox for pod" err="rpc error: code = DeadlineExceeded desc = context deadline exceeded" pod="batch/etl-runner-28911340-hx4q2"
+        Jul 21 04:12:33 wk-12 containerd[991]: time="2026-07-21T04:12:33.408117Z" level=error msg="RunPodSandbox for &PodSandboxMetadata{Name:etl-runner-28911340-hx4q2,Uid:f8fdf15b-0c2a-47ea-8f6a-b1451dde0af5,Namespace:batch,Attempt:0,} failed, error" error="failed to reserve sandbox name \"etl-runner-28911340-hx4q2_batch_f8fdf15b-0c2a-47ea-8f6a-b1451dde0af5_0\": name \"etl-runner-28911340-hx4q2_batch_f8fdf15b-0c2a-47ea-8f6a-b1451dde0af5_0\" is reserved for \"d85074db931f58d4f598c9ca2591b8adbc4daf8bc809ee745cf7b8e5f1ca336f\""
+        Jul 21 04:12:33 wk-12 kubelet[3308]: E0721 04:12:33.409921    3308 kuberuntime_sandbox.go:72] "Failed to create sandbox for pod" err="rpc error: code = Unknown desc = failed to reserve sandbox name \"etl-runner-28911340-hx4q2_batch_f8fdf15b-0c2a-47ea-8f6a-b1451dde0af5_0\": name \"etl-runner-28911340-hx4q2_batch_f8fdf15b-0c2a-47ea-8f6a-b1451dde0af5_0\" is reserved for \"d85074db931f58d4f598c9ca2591b8adbc4daf8bc809ee745cf7b8e5f1ca336f\"" pod="batch/etl-runner-28911340-hx4q2"
+      expect: [sandbox-name-reserved]
+"""#),
+        ("unexpected-media-type.yaml", #"""
+id: unexpected-media-type
+title: Image reference resolves to something that is not an image manifest or index
+severity: error
+component: containerd
+family: image-pull
+groupBy: image
+signals:
+  - name: unexpected-media-type
+    literals: ["unexpected media type"]
+    regex: '(?:(?:[Ff]ailed to pull (?:and unpack )?image|PullImage) "(?<image>[^"]+)".*?)?unexpected media type (?<mediatype>[^\s:]+) for (?<digestRoot>sha256:[0-9a-f]{64})(?:.*?\bpod="(?<pod>[^"]+)")?'
+    joinPull: true
+  - name: manifest-index-mismatch
+    literals: ["expected manifest but found index", "expected index but found manifest"]
+    regex: '(?:(?:[Ff]ailed to pull (?:and unpack )?image|PullImage) "(?<image>[^"]+)".*?)?media-type: (?:expected manifest but found index|expected index but found manifest) \((?<mediatype>[^)]+)\)'
+    joinPull: true
+outcomes:
+  - any: [unexpected-media-type, manifest-index-mismatch]
+    severity: error
+    confidence: high
+supersedes: [image-pull-backoff]
+related: [registry-returns-html-unknown-mediatype, image-platform-mismatch]
+rootCause: |
+  containerd resolved the reference and fetched its root descriptor, but the media type is neither
+  an image manifest (Docker schema2 / OCI) nor an image index, so it cannot find a config and
+  layers: "unexpected media type <type> for sha256:...: not found" (core/images/image.go). Either
+  the reference points at an OCI artifact rather than a container image (a Helm chart pushed to the
+  same repository, a WASM module, an SBOM or signature, a Flux/ORAS artifact - media types such as
+  application/vnd.cncf.helm.config.v1+json), or the registry/proxy returns a wrong or inconsistent
+  Content-Type for the manifest (the validation siblings "media-type: expected manifest but found
+  index" / "expected index but found manifest" mean the declared type and the JSON body disagree).
+  When the type is text/html the endpoint served a web page; see the HTML verdict.
+remediation: |
+  1. Look at what the tag really is: `crane manifest <image> | jq '{mediaType, config: .config.mediaType, artifactType}'`
+     or `oras manifest fetch <image>`.
+  2. If it is a chart or other artifact, point the pod at the container image (often a different
+     repository or tag); keep charts and images in separate repositories or tags.
+  3. If it should be an image, re-push it with a current tool (`crane copy`, `docker buildx
+     imagetools create`) so the stored manifest and its Content-Type agree; check mirrors or
+     proxies that rewrite Content-Type headers.
+references:
+  - https://github.com/moby/moby/pull/44367
+  - https://github.com/helm/helm/pull/5945
+examples:
+  match:
+    - 'Failed to pull image "oci.example.dev/charts/ingress-gateway:1.9.0": rpc error: code = NotFound desc = failed to pull and unpack image "oci.example.dev/charts/ingress-gateway:1.9.0": unexpected media type application/vnd.cncf.helm.config.v1+json for sha256:05917bd65e573c4002f42a8abf1c9b361da9d364ab051b4da2b49265323a5ed0: not found'
+    - 'Nov 02 19:30:44 pool-c-11 containerd[799]: time="2025-11-02T19:30:44.662501970Z" level=error msg="PullImage \"oci.example.dev/charts/ingress-gateway:1.9.0\" failed" error="failed to pull and unpack image \"oci.example.dev/charts/ingress-gateway:1.9.0\": unexpected media type application/vnd.cncf.helm.config.v1+json for sha256:05917bd65e573c4002f42a8abf1c9b361da9d364ab051b4da2b49265323a5ed0: not found"'
+    - 'E1102 19:30:44.663120     1508 log.go:32] "PullImage from image service failed" err="rpc error: code = NotFound desc = failed to pull and unpack image \"oci.example.dev/tools/lint:3\": media-type: expected manifest but found index (application/vnd.oci.image.manifest.v1+json)" image="oci.example.dev/tools/lint:3"'
+    - 'ctr: media-type: expected index but found manifest (application/vnd.docker.distribution.manifest.list.v2+json)'
+  noMatch:
+    - 'Nov 02 19:30:44 pool-c-11 containerd[799]: time="2025-11-02T19:30:44.662501970Z" level=warning msg="reference for unknown type: application/vnd.cncf.helm.config.v1+json" digest="sha256:05917bd65e573c4002f42a8abf1c9b361da9d364ab051b4da2b49265323a5ed0" mediatype=application/vnd.cncf.helm.config.v1+json size=158'
+    - 'Failed to pull image "example/tsdb-operator:v0.14.2": rpc error: code = NotFound desc = failed to pull and unpack image "docker.io/example/tsdb-operator:v0.14.2": no match for platform in manifest: not found'
+"""#),
         ("unpack-wrong-diff-id.yaml", #"""
 id: unpack-wrong-diff-id
 title: Extracted layer does not match the image config's diff_id
@@ -1475,6 +3267,10 @@ signals:
     literals: ["wrong diff id calculated on extraction"]
     regex: '(?:(?:[Ff]ailed to pull (?:and unpack )?image|PullImage) "(?<image>[^"]+)".*?)?(?:on snapshotter (?<snapshotter>[^:\s]+): )?wrong diff id calculated on extraction(?: "?(?<digestDiffID>sha256:[0-9a-f]{64}))?(?:.*?\bpod="(?<pod>[^"]+)")?'
     joinPull: true
+  - name: cli-pull
+    context: true
+    literals: ["pull "]
+    regex: '(?:^|[$#>%]\s*)(?:sudo\s+)?(?:docker|nerdctl|podman|crictl|(?:k3s\s+|microk8s\s+)?ctr)(?:\s+(?:-{1,2}[\w-]+(?:[= ](?!pull\b)[^\s-]\S*)?|images?|i))*\s+pull +(?:-{1,2}[\w-]+(?:[= ][^\s-]\S*)?\s+)*(?<image>\w[\w./:@-]*)\s*$'
 outcomes:
   - when: [wrong-diff-id]
     severity: error
@@ -1510,6 +3306,7 @@ examples:
     - 'Jan 20 11:05:41 pool-a-3 kubelet[912]: E0120 11:05:41.340118     912 remote_image.go:113] PullImage "registry.example.org/infra/metadata-agent:v0.4.2" from image service failed: rpc error: code = Unknown desc = failed to pull and unpack image "registry.example.org/infra/metadata-agent:v0.4.2": failed to unpack image on snapshotter overlayfs: wrong diff id calculated on extraction "sha256:1ebbb75280853925c5c151343143919788da1aa249eaceffbe1301fe801708f4"'
     - 'Jan 20 11:05:55 pool-a-3 kubelet[912]: E0120 11:05:55.008342     912 pod_workers.go:191] Error syncing pod 9e496e3a-247a-4998-b75a-1507177d71cd ("metadata-agent-x7k2p_kube-system(9e496e3a-247a-4998-b75a-1507177d71cd)"), skipping: failed to "StartContainer" for "agent" with ErrImagePull: "rpc error: code = Unknown desc = failed to pull and unpack image \"registry.example.org/infra/metadata-agent:v0.4.2\": failed to unpack image on snapshotter overlayfs: wrong diff id calculated on extraction \"sha256:1ebbb75280853925c5c151343143919788da1aa249eaceffbe1301fe801708f4\""'
     - 'ctr: wrong diff id calculated on extraction "sha256:1ebbb75280853925c5c151343143919788da1aa249eaceffbe1301fe801708f4"'
+    - '$ sudo ctr -n k8s.io images pull registry.example.org/infra/metadata-agent:v0.4.2'
   noMatch:
     - 'Failed to pull image "registry.example.org/infra/metadata-agent:v0.4.2": rpc error: code = FailedPrecondition desc = failed to pull and unpack image "registry.example.org/infra/metadata-agent:v0.4.2": failed commit on ref "layer-sha256:4fbd83e5e35ff57e33d1b34f3ea03b033b0806341a714f6e14fef841c23fdf76": unexpected commit digest sha256:53a73c9e0a96dde923a0b69ebb49b77176ef44906489897e252136059a6790f0, expected sha256:4fbd83e5e35ff57e33d1b34f3ea03b033b0806341a714f6e14fef841c23fdf76: failed precondition'
 """#),
