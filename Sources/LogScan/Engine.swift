@@ -208,8 +208,8 @@ public final class Engine {
             else if name == "podUID" { ents.podUIDs.insert(value.replacingOccurrences(of: "_", with: "-")) }
             else if name == "podNamespace" { podNS = value }
             else if name.hasPrefix("pod") { podName = value }
-            else if name.hasPrefix("container") { ents.containers.insert(value) }
-            else if name.hasPrefix("sandbox") { ents.sandboxes.insert(value) }
+            else if name.hasPrefix("container") && Self.isID(value) { ents.containers.insert(value) }
+            else if name.hasPrefix("sandbox") && Self.isID(value) { ents.sandboxes.insert(value) }
             else { ents.addDetail(name, value) }
         }
         if let p = podName { ents.pods.insert(p.contains("/") || podNS == nil ? p : "\(podNS!)/\(p)") }
@@ -261,6 +261,9 @@ public final class Engine {
                                     cursor: pos.cursor, unit: entry.unit, signal: sig.name, seq: seq))
         }
     }
+
+    /// Container and sandbox ids are hex; a name captured under such a group is a detail.
+    static func isID(_ s: String) -> Bool { s.utf8.count >= 12 && s.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) } }
 
     private func groupKeys(_ by: GroupKey, _ e: Entities, host: String?) -> [String] {
         func first(_ order: [GroupKey]) -> [String] {
@@ -351,6 +354,19 @@ public final class Engine {
                 absorb(&vs[i].0, vs[j].0)
                 dead.insert(j)
             }
+        }
+        // A fallback left over whose counterpart lost its entities (a wrapped or cut line) goes to
+        // the one specific verdict of its family on the same host, when there is exactly one.
+        for j in vs.indices where !dead.contains(j) && rules[vs[j].1.rule].fallback {
+            let w = vs[j].0
+            let candidates = vs.indices.filter { i in
+                let r = rules[vs[i].1.rule]
+                let v = vs[i].0
+                return i != j && !dead.contains(i) && !r.fallback && r.family == w.family && v.severity >= .warning
+                    && (v.entities.images.isEmpty || w.entities.images.isEmpty)
+                    && (v.hosts.isEmpty || w.hosts.isEmpty || v.hosts.contains(where: w.hosts.contains))
+            }
+            if candidates.count == 1 { absorb(&vs[candidates[0]].0, w); dead.insert(j) }
         }
         var result = vs.indices.filter { !dead.contains($0) }.map { vs[$0].0 }
         // 4. probable causes

@@ -102,5 +102,7 @@ public struct ScanStats: Sendable {
     public var evictedGroups = 0
     public var entriesRead = 0
     public var sources = 0
+    /// Lines recognised as benign noise (shown as verdicts only with --benign).
+    public var benignRecognised = 0
     public init() {}
 }

@@ -44,7 +44,7 @@ public enum Renderer {
     static func statsJSON(_ st: ScanStats) -> String {
         "{\"linesRead\":\(st.linesRead),\"bytesRead\":\(st.bytesRead),\"unparsedLines\":\(st.unparsedLines),"
             + "\"truncatedLines\":\(st.truncatedLines),\"candidateLines\":\(st.candidateLines),\"signals\":\(st.signals),"
-            + "\"entriesRead\":\(st.entriesRead),\"evictedGroups\":\(st.evictedGroups)}"
+            + "\"entriesRead\":\(st.entriesRead),\"evictedGroups\":\(st.evictedGroups),\"benignRecognised\":\(st.benignRecognised)}"
     }
 
     static func list(_ a: [String]) -> String { "[" + a.map(JSONWriter.quote).joined(separator: ",") + "]" }
@@ -115,6 +115,7 @@ public enum Renderer {
         }
         out += "\n\(verdicts.count) verdict\(verdicts.count == 1 ? "" : "s"); \(stats.linesRead) lines, \(stats.bytesRead) bytes read"
         if stats.truncatedLines > 0 { out += "; \(stats.truncatedLines) over-long lines cut at \(TextScanner.maxLineBytes) bytes" }
+        if stats.benignRecognised > 0 { out += "; \(stats.benignRecognised) benign noise lines recognised (--benign shows them)" }
         if stats.evictedGroups > 0 { out += "; \(stats.evictedGroups) groups evicted (state cap)" }
         return out + "\n"
     }

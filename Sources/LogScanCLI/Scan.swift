@@ -28,6 +28,9 @@ struct Scan: ParsableCommand {
     @Option(help: "Colour in text output: auto (on a terminal, unless NO_COLOR is set), always, never.")
     var color: ColorChoice = .auto
 
+    @Flag(name: .customLong("benign"), help: "Also report recognised benign noise (info verdicts of the benign family).")
+    var includeBenign = false
+
     @OptionGroup var ruleOptions: RuleOptions
 
     func run() throws {
@@ -43,7 +46,9 @@ struct Scan: ParsableCommand {
             // A missing or unreadable input is never skipped silently: report all, exit 2.
             fail(errors.joined(separator: "\nlogscan: "))
         }
-        let verdicts = engine.verdicts()
+        let all = engine.verdicts()
+        let verdicts = includeBenign ? all : all.filter { $0.family != "benign" }
+        engine.stats.benignRecognised = all.filter { $0.family == "benign" }.reduce(0) { $0 + $1.count }
         switch format {
         case .json: Output.out(Renderer.json(verdicts, stats: engine.stats))
         case .jsonl: Output.out(Renderer.jsonl(verdicts))

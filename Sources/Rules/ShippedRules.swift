@@ -2,6 +2,41 @@
 
 public enum ShippedRules {
     public static let files: [(name: String, yaml: String)] = [
+        ("benign-attestation-unknown-type.yaml", #"""
+id: benign-attestation-unknown-type
+title: containerd skips a BuildKit attestation manifest (application/vnd.in-toto+json)
+severity: info
+component: containerd
+family: benign
+groupBy: image
+signals:
+  - name: attestation-unknown-type
+    literals: ["reference for unknown type: application/vnd.in-toto"]
+    regex: 'reference for unknown type: application/vnd.in-toto\+json(?:.*?digest="?(?<digestAttestation>sha256:[0-9a-f]{64}))?'
+    joinPull: true
+rootCause: |
+  Images built with BuildKit/buildx (provenance or SBOM attestations, on by default since
+  buildx 0.10) carry attestation manifests in their index, with platform unknown/unknown and
+  layers of type application/vnd.in-toto+json. When containerd walks the index during a pull it
+  meets that media type, logs "reference for unknown type: application/vnd.in-toto+json"
+  (warning level up to 2.2; later a debug line) and skips it. The pull of the real platform
+  image is unaffected. It fails only when something tries to unpack the attestation as an image
+  (`ctr images pull --all-platforms`), which shows up as "no processor for media-type" (see
+  layer-mediatype-no-stream-processor).
+remediation: |
+  Nothing to do for CRI pulls. If you need a quieter log or pull with `ctr`, do not use
+  `--all-platforms` with unpack (`ctr content fetch` instead), or build images with
+  `--provenance=false --sbom=false` where attestations are not wanted.
+references:
+  - https://docs.docker.com/build/metadata/attestations/attestation-storage/
+examples:
+  match:
+    - 'Jun 03 12:41:08 wk-fra-02 containerd[902]: time="2025-06-03T12:41:08.513350221Z" level=warning msg="reference for unknown type: application/vnd.in-toto+json" digest="sha256:547595fc281f942386758ecd45a5b2c5acdbfb0d894ea8d4295e0da0e7262a41" mediatype=application/vnd.in-toto+json size=1871'
+    - 'WARN[2024-02-11T08:00:13.110223010+01:00] reference for unknown type: application/vnd.in-toto+json  digest="sha256:bd50ff4d7ed954f0f05f153d87418dc5f2ef82d40dbb0b710d1cb27140f1feaa" mediatype=application/vnd.in-toto+json size=1671'
+  noMatch:
+    - 'Jun 03 12:41:08 wk-fra-02 containerd[902]: time="2025-06-03T12:41:08.513350221Z" level=warning msg="reference for unknown type: application/octet-stream" digest="sha256:547595fc281f942386758ecd45a5b2c5acdbfb0d894ea8d4295e0da0e7262a41" mediatype=application/octet-stream size=1871'
+    - 'ctr: failed to extract layer sha256:bd50ff4d7ed954f0f05f153d87418dc5f2ef82d40dbb0b710d1cb27140f1feaa: failed to get stream processor for application/vnd.in-toto+json: no processor for media-type: unknown'
+"""#),
         ("benign-cadvisor-crio-probe.yaml", #"""
 id: benign-cadvisor-crio-probe
 title: cAdvisor probing for CRI-O on a node that does not run it
@@ -37,6 +72,40 @@ examples:
     - 'Feb 21 06:12:40 cp-node-b1 kubelet[7211]: I0221 06:12:40.134900    7211 factory.go:221] Registration of the containerd container factory successfully'
     - 'Feb 21 06:12:52 cp-node-b1 kubelet[7211]: E0221 06:12:52.604913    7211 remote_runtime.go:633] "ListPodSandbox with filter from runtime service failed" err="rpc error: code = Unavailable desc = connection error: desc = \"transport: Error while dialing dial unix /run/containerd/containerd.sock: connect: connection refused\""'
 """#),
+        ("benign-cni-load-at-init.yaml", #"""
+id: benign-cni-load-at-init
+title: containerd found no CNI config at start-up (the CNI installs it a moment later)
+severity: info
+component: containerd
+family: benign
+groupBy: node
+signals:
+  - name: cni-load-at-init
+    literals: ["failed to load cni during init"]
+    regex: 'failed to load cni during init(?:, please check CRI plugin status before setting up network for pods)?(?:.*?error="(?<reason>[^"]+))?'
+related: [cni-not-initialized]
+rootCause: |
+  When containerd's CRI plugin starts it tries to load the CNI configuration from
+  /etc/cni/net.d. On a fresh node, or right after boot, the CNI DaemonSet (flannel, calico,
+  cilium, ...) has not written its config yet, so containerd logs "failed to load cni during
+  init, please check CRI plugin status before setting up network for pods" (error level in
+  1.6/1.7, warning in 2.x) and keeps watching the directory; it picks the config up as soon as
+  it appears. On its own this is start-up noise. It is a real problem only if sandboxes keep
+  failing afterwards with "cni plugin not initialized" / NetworkPluginNotReady (see
+  cni-not-initialized).
+remediation: |
+  Nothing to do if pods start normally later. Otherwise check that the CNI DaemonSet pod runs
+  on this node (`kubectl -n kube-system get pods -o wide`) and that /etc/cni/net.d contains a
+  *.conf or *.conflist matching containerd's `conf_dir`.
+references:
+  - https://github.com/containerd/containerd/issues/8419
+examples:
+  match:
+    - 'Oct 09 05:01:12 wk-new-1 containerd[733]: time="2024-10-09T05:01:12.604113902Z" level=error msg="failed to load cni during init, please check CRI plugin status before setting up network for pods" error="cni config load failed: no network config found in /etc/cni/net.d: cni plugin not initialized: failed to load cni config"'
+    - 'Oct 09 05:01:12 wk-new-1 containerd[733]: time="2024-10-09T05:01:12.604113902Z" level=warning msg="failed to load cni during init, please check CRI plugin status before setting up network for pods" error="cni config load failed: no network config found in /etc/cni/net.d: cni plugin not initialized: failed to load cni config"'
+  noMatch:
+    - 'Oct 09 05:03:30 wk-new-1 kubelet[1021]: E1009 05:03:30.001127    1021 kubelet.go:2855] "Container runtime network not ready" networkReady="NetworkReady=false reason:NetworkPluginNotReady message:Network plugin returns error: cni plugin not initialized"'
+"""#),
         ("benign-container-not-found-race.yaml", #"""
 id: benign-container-not-found-race
 title: Status or stats request for a container that was just removed (NotFound race)
@@ -69,7 +138,8 @@ remediation: |
   NotFound errors name containers that should be running, or repeat for the same id for many
   minutes.
 references:
-  - https://github.com/kubernetes/kubernetes/issues/110181
+  - https://github.com/containerd/containerd/issues/11542
+  - https://github.com/kubernetes/kubernetes/issues/120988
 examples:
   match:
     - 'Nov 04 19:22:07 wk-ber-3 kubelet[6120]: E1104 19:22:07.044004    6120 remote_runtime.go:432] "ContainerStatus from runtime service failed" err="rpc error: code = NotFound desc = an error occurred when try to find container \"dce2fa0cf0dbef3acd5d679072542df5d3e55074e2117d9bd7423edc8a1abdad\": not found" containerID="dce2fa0cf0dbef3acd5d679072542df5d3e55074e2117d9bd7423edc8a1abdad"'
@@ -118,6 +188,39 @@ examples:
   noMatch:
     - 'May 11 14:20:07 wk-upg-2 kubelet[990]: E0511 14:20:07.102230     990 run.go:74] "command failed" err="failed to run Kubelet: validate service connection: validate CRI v1 runtime API for endpoint \"unix:///var/run/dockershim.sock\": rpc error: code = Unavailable desc = connection error: desc = \"transport: Error while dialing: dial unix /var/run/dockershim.sock: connect: no such file or directory\""'
     - 'FATA[0000] validate service connection: validate CRI v1 runtime API for endpoint "unix:///run/containerd/containerd.sock": rpc error: code = Unavailable desc = connection error: desc = "transport: Error while dialing: dial unix /run/containerd/containerd.sock: connect: connection refused"'
+"""#),
+        ("benign-image-gc-startup.yaml", #"""
+id: benign-image-gc-startup
+title: Image GC and image filesystem stats not ready yet right after kubelet start
+severity: info
+component: kubelet
+family: benign
+groupBy: node
+signals:
+  - name: gc-failed-once
+    literals: ["Stats initialization may not have completed yet"]
+    regex: 'Image garbage collection failed once\. Stats initialization may not have completed yet(?:[",\s]*err"?[=:]"|: )?(?<reason>[^"]*[^"\s])?'
+  - name: invalid-capacity
+    literals: ["invalid capacity 0 on image filesystem"]
+    regex: 'invalid capacity 0 on image filesystem'
+rootCause: |
+  Right after kubelet starts, cAdvisor has not collected filesystem stats yet, so the first
+  image GC pass sees a capacity of 0 for the image filesystem and kubelet logs "Image garbage
+  collection failed once. Stats initialization may not have completed yet" err="invalid capacity
+  0 on image filesystem" (plus the InvalidDiskCapacity node event). The next pass, five minutes
+  later, works. This is expected start-up noise.
+remediation: |
+  Nothing to do. Only "Image garbage collection failed multiple times in a row" or
+  FreeDiskSpaceFailed / ImageGCFailed events (see image-gc-failed) indicate a real problem.
+references:
+  - https://kubernetes.io/docs/concepts/architecture/garbage-collection/#containers-images
+examples:
+  match:
+    - 'Apr 19 06:01:10 wk-ci-7 kubelet[1402]: E0419 06:01:10.310021    1402 kubelet.go:1400] "Image garbage collection failed once. Stats initialization may not have completed yet" err="invalid capacity 0 on image filesystem"'
+    - '  Warning  InvalidDiskCapacity      4m58s                  kubelet          invalid capacity 0 on image filesystem'
+    - 'E0917 11:20:04.551230    9921 kubelet.go:1302] Image garbage collection failed once. Stats initialization may not have completed yet: failed to get imageFs info: unable to find data in memory cache'
+  noMatch:
+    - 'Apr 19 06:20:02 wk-ci-7 kubelet[1402]: E0419 06:20:02.771902    1402 kubelet.go:1400] "Image garbage collection failed multiple times in a row" err="Failed to garbage collect required amount of images. Attempted to free 7219803340 bytes, but only found 0 bytes eligible to free."'
 """#),
         ("benign-pleg-startup.yaml", #"""
 id: benign-pleg-startup
@@ -200,6 +303,47 @@ examples:
   noMatch:
     - 'Jan 20 23:41:10 edge-pool-c-07 containerd[1291]: time="2025-01-20T23:41:10.004112001Z" level=warning msg="failed to clean up after shim disconnected" error="io.containerd.runc.v2: remove /run/containerd/s/9c1d: no such file or directory" id=a1f76127f153f66eebcb7080df8836f3164299d8f9e9d7d24ace07ca8bbc3374 namespace=k8s.io'
     - 'Jan 20 23:41:10 edge-pool-c-07 containerd[1291]: time="2025-01-20T23:41:10.014227815Z" level=error msg="failed to delete dead shim" error="ttrpc: closed: unknown" id=a1f76127f153f66eebcb7080df8836f3164299d8f9e9d7d24ace07ca8bbc3374'
+"""#),
+        ("benign-transient-probe-failure.yaml", #"""
+id: benign-transient-probe-failure
+title: A readiness, liveness or startup probe failed (note)
+severity: info
+component: kubelet
+family: benign
+groupBy: pod
+signals:
+  - name: probe-failed
+    literals: ["Probe failed"]
+    regex: '"Probe failed"[,\s]*"?probeType"?[=:]"(?<probe>Readiness|Liveness|Startup)"(?:.*?\bpod"?[=:]"(?<pod>[^"]+)")?(?:.*?podUID"?[=:]"(?<podUID>[0-9a-f-]{36})")?(?:.*?containerName"?[=:]"(?<containerName>[^"]+)")?'
+  - name: probe-failed-unstructured
+    literals: ["probe for"]
+    regex: '(?<probe>Readiness|Liveness|Startup) probe for "(?<pod>[^"_]+)_(?<podNamespace>[^"(]+)\((?<podUID>[0-9a-f-]{36})\):(?<containerName>[^"]+)" failed'
+  - name: probe-failed-event
+    literals: ["probe failed:"]
+    regex: '(?<probe>Readiness|Liveness|Startup) probe failed:'
+rootCause: |
+  kubelet ran a container probe and it failed once ("Probe failed" probeType="Readiness" ... or
+  the Unhealthy event "Readiness probe failed: ..."). A single failure, typically while the
+  application is starting, during a rollout or a brief load spike, is normal: readiness
+  failures only take the pod out of Service endpoints until the probe passes again. It matters
+  when failures repeat: a liveness or startup probe that keeps failing restarts the container
+  (look for "failed liveness probe, will be restarted" and CrashLoopBackOff), and a readiness
+  probe that never passes keeps the pod out of rotation.
+remediation: |
+  Nothing to do for isolated failures. If they repeat, check the endpoint from the node
+  (`curl -v http://<podIP>:<port>/<path>`), the application log (`kubectl logs <pod>
+  --previous`), and tune the probe (`initialDelaySeconds`, `periodSeconds`, `timeoutSeconds`,
+  `failureThreshold`, or a startupProbe for slow starters).
+references:
+  - https://kubernetes.io/docs/tasks/configure-pod-container/configure-liveness-readiness-startup-probes/
+examples:
+  match:
+    - 'Jun 02 15:22:29 ip-10-12-40-31.eu-central-1.compute.internal kubelet[8585]: I0602 15:22:29.802090    8585 prober.go:107] "Probe failed" probeType="Readiness" pod="shop/cart-6f8b9c7d5-k2l9p" podUID="be9b83a7-b8ab-4486-8452-8f44878468fe" containerName="cart" probeResult="failure" output="Get \"http://10.244.4.77:8080/ready\": dial tcp 10.244.4.77:8080: connect: connection refused"'
+    - 'I0117 08:14:02.118022    2210 prober.go:117] Liveness probe for "cart-6f8b9c7d5-k2l9p_shop(be9b83a7-b8ab-4486-8452-8f44878468fe):cart" failed (failure): Get http://10.244.4.77:8080/healthz: net/http: request canceled (Client.Timeout exceeded while awaiting headers)'
+    - '  Warning  Unhealthy  31s (x3 over 51s)  kubelet  Readiness probe failed: HTTP probe failed with statuscode: 503'
+    - '{"ts":1748877749802.09,"caller":"prober/prober.go:107","msg":"Probe failed","probeType":"Startup","pod":"shop/cart-6f8b9c7d5-k2l9p","podUID":"be9b83a7-b8ab-4486-8452-8f44878468fe","containerName":"cart","probeResult":"failure","output":"command timed out"}'
+  noMatch:
+    - 'Jun 02 15:22:40 ip-10-12-40-31.eu-central-1.compute.internal kubelet[8585]: I0602 15:22:40.727894    8585 kubelet.go:2461] "SyncLoop (probe)" probe="readiness" status="ready" pod="shop/cart-6f8b9c7d5-k2l9p"'
 """#),
         ("cni-flannel-subnet-env-missing.yaml", #"""
 id: cni-flannel-subnet-env-missing
@@ -359,7 +503,9 @@ signals:
     literals: ["failed to setup network for sandbox", "NetworkPlugin cni failed to set up pod"]
     regex: '(?=(?:.*?(?:PodSandboxMetadata\{Name:|\bpod="|"pod":\{"name":")(?<pod>[^,"\s_(]+)(?:(?:,Uid:(?<podUID>[0-9a-f-]+),Namespace:|","namespace":")(?<podNamespace>[^,}"\s]+))?)?)(?:.*?failed to setup network for sandbox\s*"?(?<sandbox>[0-9a-f]{64})?"?|.*?NetworkPlugin cni failed to set up pod "[^"]*" network):\s*(?<cniError>cni plugin not initiali[sz]ed|cni config (?:not initiali[sz]ed|uninitiali[sz]ed))'
   - name: cni-load-failed-at-start
-    # containerd start-up (error in 1.6/1.7, warning in 2.x); benign when the CNI DaemonSet writes its config a moment later
+    # containerd start-up (error in 1.6/1.7, warning in 2.x); benign on its own (benign-cni-load-at-init reports it),
+    # so it is context only: evidence for the verdict when the not-ready condition follows
+    context: true
     literals: ["failed to load cni during init", "failed to reload cni configuration"]
     regex: '(?:failed to load cni during init|failed to reload cni configuration)(?:.*?no network config found in (?<confDir>[^\s":]+))?'
   - name: node-became-ready
@@ -392,10 +538,6 @@ outcomes:
     severity: info
     confidence: low
     note: Reported once, or the node became Ready afterwards; a transient start-up condition.
-  - when: [cni-load-failed-at-start]
-    severity: info
-    confidence: medium
-    note: containerd started before any CNI config existed; harmless when the CNI DaemonSet writes one shortly afterwards and no not-ready condition follows.
 rootCause: |
   containerd's CRI plugin has no usable CNI network: no valid *.conf / *.conflist file in its
   CNI conf_dir (default /etc/cni/net.d) was loaded, so it reports NetworkReady=false
@@ -445,6 +587,10 @@ examples:
     - 'Feb 14 09:03:10 gpu-node-4 kubelet[2088]: W0214 09:03:10.114022    2088 cni.go:239] Unable to update cni config: no networks found in /etc/cni/net.d'
     - 'Feb 14 09:03:15 gpu-node-4 containerd[901]: time="2026-02-14T09:03:15.771203Z" level=error msg="RunPodSandbox for &PodSandboxMetadata{Name:debug-net-2,Uid:29dcf87b-adbc-43d6-a2b5-c73f5e81d00c,Namespace:default,Attempt:0,} failed, error" error="failed to setup network for sandbox \"b37402c85233f35adfe407b382d37588a0ff783166850968b943f69ba57915e7\": cni plugin not initialized"'
     - 'Feb 14 09:02:58 gpu-node-4 containerd[901]: time="2026-02-14T09:02:58.401127960Z" level=error msg="failed to load cni during init, please check CRI plugin status before setting up network for pods" error="cni config load failed: no network config found in /etc/cni/net.d: cni plugin not initialized: failed to load cni config"'
+    - 'Feb 14 09:03:15 gpu-node-4 kubelet[2088]: E0214 09:03:15.772410    2088 remote_runtime.go:116] RunPodSandbox from runtime service failed: rpc error: code = Unknown desc = failed to set up sandbox container "b37402c85233f35adfe407b382d37588a0ff783166850968b943f69ba57915e7" network for pod "debug-net-2": NetworkPlugin cni failed to set up pod "debug-net-2_default" network: cni config uninitialized'
+    - 'Feb 14 09:04:40 gpu-node-4 containerd[901]: time="2026-02-14T09:04:40.002211Z" level=error msg="failed to reload cni configuration after receiving fs change event(WRITE         \"/etc/cni/net.d/10-calico.conflist\")" error="cni config load failed: failed to load CNI config list file /etc/cni/net.d/10-calico.conflist: error parsing configuration list: unexpected end of JSON input: invalid cni config: failed to load cni config"'
+    - 'Feb 14 09:04:41 gpu-node-4 kubelet[2088]: I0214 09:04:41.551927    2088 kubelet_node_status.go:493] "Fast updating node status as it just became ready"'
+    - 'Feb 14 09:04:41 gpu-node-4 kubelet[2088]: I0214 09:04:41.552003    2088 event.go:307] "Event occurred" object="gpu-node-4" fieldPath="" kind="Node" apiVersion="" type="Normal" reason="NodeReady" message="Node gpu-node-4 status is now: NodeReady"'
   noMatch:
     - 'Feb 14 09:02:59 gpu-node-4 kubelet[2088]: I0214 09:02:59.551927    2088 kubelet_node_status.go:724] "Recording event message for node" node="gpu-node-4" event="NodeNotReady"'
     - 'Feb 14 09:05:02 gpu-node-4 containerd[901]: time="2026-02-14T09:05:02.771203Z" level=error msg="RunPodSandbox for &PodSandboxMetadata{Name:debug-net-2,Uid:29dcf87b-adbc-43d6-a2b5-c73f5e81d00c,Namespace:default,Attempt:1,} failed, error" error="failed to setup network for sandbox \"b7746fe8ef4dc5ae2409652a50633cc8c2b886e8942764f673b07cc8d6354236\": plugin type=\"calico\" failed (add): error getting ClusterInformation: connection is unauthorized: Unauthorized"'
@@ -457,11 +603,11 @@ examples:
         Feb 14 09:03:16 gpu-node-4 kubelet[2088]: E0214 09:03:16.232104    2088 kubelet.go:2855] "Container runtime network not ready" networkReady="NetworkReady=false reason:NetworkPluginNotReady message:Network plugin returns error: cni plugin not initialized"
         Feb 14 09:03:21 gpu-node-4 kubelet[2088]: E0214 09:03:21.233550    2088 kubelet.go:2855] "Container runtime network not ready" networkReady="NetworkReady=false reason:NetworkPluginNotReady message:Network plugin returns error: cni plugin not initialized"
       expect: [cni-not-initialized]
-    - name: start-up load failure alone on a healthy node raises nothing loud
+    - name: start-up load failure alone on a healthy node raises nothing from this rule
       log: |
         Feb 14 09:02:58 gpu-node-4 containerd[901]: time="2026-02-14T09:02:58.401127960Z" level=error msg="failed to load cni during init, please check CRI plugin status before setting up network for pods" error="cni config load failed: no network config found in /etc/cni/net.d: cni plugin not initialized: failed to load cni config"
         Feb 14 09:03:20 gpu-node-4 containerd[901]: time="2026-02-14T09:03:20.118830Z" level=info msg="RunPodSandbox for &PodSandboxMetadata{Name:web-0,Uid:cb6e601d-1505-4d16-b01f-829f6460f679,Namespace:default,Attempt:0,} returns sandbox id \"ce1dada3199f8c161eb6b0e415b34db5a9db614194502f966aabb6f553abf8aa\""
-      forbid: [cni-plugin-add-failed]
+      forbid: [cni-not-initialized, cni-plugin-add-failed]
 """#),
         ("cni-plugin-add-failed.yaml", #"""
 id: cni-plugin-add-failed
@@ -690,7 +836,7 @@ signals:
     # failed to reserve container name "<ctr>_<pod>_<ns>_<uid>_<attempt>": name "..." is reserved for "<64-hex container id>"
     # containerd >= 2.0 adds: failed to reserve container name "..."; check if another CreateContainer request is in progress: name ...
     literals: ["failed to reserve container name"]
-    regex: '(?=(?:.*?(?:in|within) sandbox\s*"(?<sandbox>[0-9a-f]{64})")?).*?failed to reserve container name\s*"?(?:(?<containerName>[^_"\s>;:]+)(?:_(?<pod>[a-z0-9][-a-z0-9.]*)(?:_(?<podNamespace>[a-z0-9][-a-z0-9]*)(?:_(?<podUID>[0-9a-f-]{32,36})(?:_(?<attempt>\d+))?)?)?)?)?(?:.*?is reserved for\s*"?(?<container>[0-9a-f]{64}))?'
+    regex: '(?=(?:.*?(?:in|within) sandbox\s*"(?<sandbox>[0-9a-f]{64})")?).*?failed to reserve container name\s*"?(?:(?<ctrName>[^_"\s>;:]+)(?:_(?<pod>[a-z0-9][-a-z0-9.]*)(?:_(?<podNamespace>[a-z0-9][-a-z0-9]*)(?:_(?<podUID>[0-9a-f-]{32,36})(?:_(?<attempt>\d+))?)?)?)?)?(?:.*?is reserved for\s*"?(?<container>[0-9a-f]{64}))?'
   - name: earlier-deadline
     # kubelet gave up on the first CreateContainer (default --runtime-request-timeout 2m)
     context: true
@@ -745,6 +891,7 @@ examples:
     - 'Oct 02 22:14:09 pool-gpu-2 containerd[2087]: time="2026-10-02T22:14:09.518223Z" level=error msg="CreateContainer within sandbox \"aed16ee67ebad04c1486e9f12e3e649eb8dd9cbb2a2acad256f816442664f785\" for &ContainerMetadata{Name:loader,Attempt:0,} failed" error="failed to reserve container name \"loader_ingest-7b9d6c5f4-qx2vr_data_81860baf-c3f6-41d6-9cdb-520fb8c9bdc9_0\"; check if another CreateContainer request is in progress: name \"loader_ingest-7b9d6c5f4-qx2vr_data_81860baf-c3f6-41d6-9cdb-520fb8c9bdc9_0\" is reserved for \"3c0d03b33f669111d1567811013609802698d7c29e4356dbbbfce53cf8091ca1\""'
     - 'Oct 02 22:14:09 pool-gpu-2 k3s[1636]: E1002 22:14:09.519002    1636 remote_runtime.go:224] CreateContainer in sandbox "aed16ee67ebad04c1486e9f12e3e649eb8dd9cbb2a2acad256f816442664f785" from runtime service failed: rpc error: code = Unknown desc = failed to reserve container name "loader_ingest-7b9d6c5f4-qx2vr_data_81860baf-c3f6-41d6-9cdb-520fb8c9bdc9_0": name "loader_ingest-7b9d6c5f4-qx2vr_data_81860baf-c3f6-41d6-9cdb-520fb8c9bdc9_0" is reserved for "3c0d03b33f669111d1567811013609802698d7c29e4356dbbbfce53cf8091ca1"'
     - '  Warning  Failed     9s (x2 over 22s)    kubelet            Error: failed to reserve container name ***-7b9d6c5f4-qx2vr_***": name "***-7b9d6c5f4-qx2vr_***" is reserved for "aed16ee67ebad04c1486e9f12e3e649eb8dd9cbb2a2acad256f816442664f785"'
+    - 'Oct 02 22:13:38 pool-gpu-2 kubelet[2390]: E1002 22:13:38.771102    2390 log.go:32] "CreateContainer in sandbox from runtime service failed" err="rpc error: code = DeadlineExceeded desc = context deadline exceeded" podSandboxID="aed16ee67ebad04c1486e9f12e3e649eb8dd9cbb2a2acad256f816442664f785"'
   noMatch:
     - 'Oct 02 22:14:09 pool-gpu-2 crio[1190]: time="2026-10-02 22:14:09.402931185Z" level=warning msg="error reserving ctr name k8s_loader_ingest-7b9d6c5f4-qx2vr_data_81860baf-c3f6-41d6-9cdb-520fb8c9bdc9_0 for id 3c0d03b33f669111d1567811013609802698d7c29e4356dbbbfce53cf8091ca1: name is reserved"'
     - 'Oct 02 22:14:09 pool-gpu-2 containerd[2087]: time="2026-10-02T22:14:09.518223Z" level=error msg="RunPodSandbox for &PodSandboxMetadata{Name:ingest-7b9d6c5f4-qx2vr,Uid:81860baf-c3f6-41d6-9cdb-520fb8c9bdc9,Namespace:data,Attempt:1,} failed, error" error="failed to reserve sandbox name \"ingest-7b9d6c5f4-qx2vr_data_81860baf-c3f6-41d6-9cdb-520fb8c9bdc9_1\": name \"ingest-7b9d6c5f4-qx2vr_data_81860baf-c3f6-41d6-9cdb-520fb8c9bdc9_1\" is reserved for \"aed16ee67ebad04c1486e9f12e3e649eb8dd9cbb2a2acad256f816442664f785\""'
@@ -797,7 +944,7 @@ rootCause: |
   extract layer ...: failed to get reader from content store: ]content digest ...: not found"), the
   image was pulled or imported earlier and its blobs went missing since:
   - it was side-loaded (`ctr import`, `kind load`, k3s/RKE2 air-gap tarballs) from an archive that
-    lacked some blobs (e.g. exported for one platform, or with `--skip-verify`);
+    lacked some blobs (e.g. exported for one platform only);
   - `discard_unpacked_layers = true` deleted the compressed layers after unpacking, and a second
     snapshotter (multi-snapshotter, Kata/devmapper, nydus, a RuntimeClass with another snapshotter)
     now needs to unpack the image again (containerd #11390);
@@ -1122,7 +1269,7 @@ signals:
   - name: cli-pull
     context: true
     literals: ["pull "]
-    regex: '(?:^|[$#>%]\s*)(?:sudo\s+)?(?:docker|nerdctl|podman|crictl|(?:k3s\s+|microk8s\s+)?ctr)(?:\s+(?:-{1,2}[\w-]+(?:[= ](?!pull\b)[^\s-]\S*)?|images?|i))*\s+pull +(?:-{1,2}[\w-]+(?:[= ][^\s-]\S*)?\s+)*(?<image>\w[\w./:@-]*)\s*$'
+    regex: '(?:^|[$#>%]\s*)(?:sudo\s+)?(?:docker|nerdctl|podman|crictl|ctr|k3s\s+ctr|microk8s\s+ctr)\s[^|;&]*?\bpull +(?:[^|;&]*?\s)?(?<image>\w[\w./:@-]*)\s*$'
 outcomes:
   - any: [enospc-pull]
     severity: error
@@ -1231,7 +1378,7 @@ outcomes:
   - any: [reclaim-attempt, reclaim-event, disk-pressure-condition]
     severity: warning
     confidence: high
-    note: kubelet crossed a disk eviction threshold and is reclaiming (image GC, dead containers); no pod eviction or rejection is in this log yet.
+    note: kubelet reports disk pressure (an eviction threshold was crossed) and reclaims space with image GC and dead-container cleanup; no pod eviction or rejection is in this log yet.
 related: [image-gc-failed]
 rootCause: |
   A disk eviction signal crossed its threshold on the node (defaults: nodefs.available<10%,
@@ -1378,7 +1525,7 @@ signals:
     joinPull: true
   - name: pull-failure
     literals: ["failed to get reader from content store"]
-    regex: 'failed to pull and unpack image "(?<image>[^"]+)":(?:.*?failed to extract layer (?:\(\S+ )?(?<digestLayer>sha256:[0-9a-f]{64}))?.*?content digest (?<digestBlob>sha256:[0-9a-f]{64}): not found'
+    regex: 'failed to pull and unpack image "(?<image>[^"]+)":(?:.*?failed to extract layer (?:\(\S+ )?(?<digestLayer>sha256:[0-9a-f]{64}))?.*?failed to get reader from content store: (?:NotFound: )?content digest (?<digestBlob>sha256:[0-9a-f]{64}): not found'
   - name: pull-succeeded
     context: true
     literals: ["returns image reference"]
@@ -1434,6 +1581,7 @@ examples:
     - 'time="2026-11-29T09:14:07.118305511Z" level=warning msg="reference for unknown type: application/octet-stream"'
     - 'Nov 29 09:14:08 wk-7 containerd[2231]: time="2026-11-29T09:14:08.402117030Z" level=error msg="PullImage \"docker.io/library/redis:2.8.23\" failed" error="failed to pull and unpack image \"docker.io/library/redis:2.8.23\": failed to unpack image on snapshotter overlayfs: failed to extract layer sha256:e78beda97121d2c29a29c9ddc146e6827dee79acbda3267cf5be255fbd23f21a: failed to get reader from content store: content digest sha256:1cc5435e8bb4630238f80f0b06f23d2ca666f4ca60fd59ffaf7995664bb6bee1: not found"'
     - 'E1129 09:14:08.402991    1877 pod_workers.go:191] "Error syncing pod, skipping" err="failed to \"StartContainer\" for \"cache\" with ErrImagePull: \"rpc error: code = NotFound desc = failed to pull and unpack image \\\"docker.io/library/redis:2.8.23\\\": failed to unpack image on snapshotter overlayfs: failed to extract layer sha256:e78beda97121d2c29a29c9ddc146e6827dee79acbda3267cf5be255fbd23f21a: failed to get reader from content store: content digest sha256:1cc5435e8bb4630238f80f0b06f23d2ca666f4ca60fd59ffaf7995664bb6bee1: not found\"" pod="shop/cache-0"'
+    - 'Nov 29 09:14:09 wk-7 containerd[2231]: time="2026-11-29T09:14:09.000000000Z" level=info msg="PullImage \"docker.io/library/redis:2.8.23\" returns image reference \"sha256:52b4ae0cbf1af9faf85ada54459d5f0f8160d95c1e2bcd6c5f69f6692f0feadf\""'
   noMatch:
     - 'Nov 29 09:14:07 wk-7 containerd[2231]: time="2026-11-29T09:14:07.118305511Z" level=warning msg="reference for unknown type: text/html" digest="sha256:52b4ae0cbf1af9faf85ada54459d5f0f8160d95c1e2bcd6c5f69f6692f0feadf" mediatype=text/html size=162'
     - 'Nov 29 09:14:07 wk-7 containerd[2231]: time="2026-11-29T09:14:07.118305511Z" level=warning msg="reference for unknown type: application/vnd.in-toto+json"'
@@ -1590,6 +1738,91 @@ examples:
         Mar 03 14:23:05 wk-arm-04 kubelet[2291]: E0303 14:23:05.330192    2291 pod_workers.go:1301] "Error syncing pod, skipping" err="failed to \"StartContainer\" for \"ledger\" with ImagePullBackOff: \"Back-off pulling image \\\"ghcr.io/acme-labs/ledger-api:v3.14.0\\\"\"" pod="finance/ledger-api-7c9d5b8f6-kq2zt" podUID="298dd730-fecb-4cb6-bf6c-5b678e97fcd6"
       expect: [image-not-found]
       forbid: [image-pull-backoff]
+"""#),
+        ("image-platform-mismatch.yaml", #"""
+id: image-platform-mismatch
+title: Image has no manifest for the node's platform (OS/architecture)
+severity: error
+component: containerd
+family: image-pull
+groupBy: image
+signals:
+  - name: no-platform-match
+    literals: ["no match for platform in manifest"]
+    regex: '^(?:.*?(?:(?:[Pp]ull(?:ing)?(?: and unpack)?|sandbox) image|PullImage|resolve reference|resolve image) ["“](?<image>[^"”]+)["”])?.*?no match for platform in manifest(?: (?<digestManifest>sha256:[0-9a-f]{64}))?(?:.*?\bimage"?[:=]"(?<image2>[^"]+)")?(?:.*?\bpod"?[:=]"(?<pod>[^"]+)")?'
+  - name: docker-no-matching-manifest
+    literals: ["no matching manifest for"]
+    regex: '^(?:.*?(?:[Pp]ull(?:ing)? image|PullImage) ["“](?<image>[^"”]+)["”])?.*?no matching manifest for (?<platform>[^\s"”]+) in the manifest list entries(?:.*?\bimage"?[:=]"(?<image2>[^"]+)")?(?:.*?\bpod"?[:=]"(?<pod>[^"]+)")?'
+  - name: docker-platform-differs
+    literals: ["does not match the specified platform"]
+    regex: 'image with reference (?<image>[^\s"”]+) was found but does not match the specified platform: wanted (?<platform>[^\s,"”]+), actual: (?<actualPlatform>[A-Za-z0-9]+/[A-Za-z0-9_]+(?:/[A-Za-z0-9]+)?)'
+  - name: legacy-diffids
+    literals: ["failed to get image diffIDs"]
+    regex: '^(?:.*?(?:(?:[Pp]ull(?:ing)?(?: and unpack)?|sandbox) image|PullImage) ["“](?<image>[^"”]+)["”])?.*?failed to get image diffIDs: manifest (?<digestManifest>sha256:[0-9a-f]{64}): not found(?:.*?\bimage"?[:=]"(?<image2>[^"]+)")?(?:.*?\bpod"?[:=]"(?<pod>[^"]+)")?'
+  - name: sandbox-pod
+    context: true
+    literals: ["no match for platform in manifest"]
+    regex: '&PodSandboxMetadata\{Name:(?<pod>[^,]+),Uid:(?<podUID>[^,]+),Namespace:(?<podNamespace>[^,}]+).*?sandbox image ["“](?<image>[^"”]+)["”].*?no match for platform in manifest'
+outcomes:
+  - any: [no-platform-match, docker-no-matching-manifest, docker-platform-differs]
+    severity: error
+    confidence: high
+  - any: [legacy-diffids]
+    severity: error
+    confidence: low
+    note: containerd 1.1 on ARM reported missing platform manifests this way; on other versions the same text can mean content removed from the store.
+supersedes: [image-pull-backoff]
+related: [exec-format-error]
+rootCause: |
+  The reference points to an image index (manifest list) that has no entry for this node's
+  platform (os/architecture/variant, e.g. linux/arm64/v8), so containerd's platform matcher
+  finds nothing: `no match for platform in manifest: not found` (kubelet: `code = NotFound`).
+  Typical cases: an amd64-only multi-arch index pulled on an arm64 (Graviton, Ampere, Apple
+  Silicon/Lima, Raspberry Pi) node or the reverse; an index built by buildx that only holds one
+  architecture plus `unknown/unknown` attestation manifests; an arm/v7 vs arm64 variant mix-up;
+  a Windows-only image on a Linux node. The image is never pulled, so nothing runs.
+  If the image is a single-arch manifest without an index, containerd cannot check the platform
+  and pulls it anyway; the container then dies with `exec format error` instead (see
+  exec-format-error). Docker/cri-dockerd nodes word it `no matching manifest for linux/arm64/v8 in
+  the manifest list entries`.
+remediation: |
+  1. List the platforms the tag provides: `crane manifest <ref> | jq '.manifests[].platform'`,
+     `docker buildx imagetools inspect <ref>` or `skopeo inspect --raw docker://<ref>`; compare
+     with the node: `kubectl get node <node> -o jsonpath='{.status.nodeInfo.architecture}'`.
+  2. Use a tag or image that is published for the node architecture (many projects publish
+     `-arm64` tags or a multi-arch tag), or build and push a multi-arch image:
+     `docker buildx build --platform linux/amd64,linux/arm64 --push -t <ref> .`.
+  3. Keep the workload off unsupported nodes: `nodeSelector: {kubernetes.io/arch: amd64}` or a
+     node affinity on `kubernetes.io/arch`.
+  4. On very old containerd (≤1.2) ARM variant matching had bugs; upgrade containerd.
+references:
+  - https://kubernetes.io/docs/reference/labels-annotations-taints/#kubernetes-io-arch
+  - https://docs.docker.com/build/building/multi-platform/
+  - https://github.com/containerd/containerd/blob/main/core/images/handlers.go
+examples:
+  match:
+    - 'Aug 19 16:40:12 arm-wk-02 containerd[889]: time="2025-08-19T16:40:12.300184491Z" level=error msg="PullImage \"docker.io/acme/report-gen:1.9.0\" failed" error="failed to pull and unpack image \"docker.io/acme/report-gen:1.9.0\": no match for platform in manifest: not found"'
+    - 'Aug 19 16:40:12 arm-wk-02 kubelet[1204]: E0819 16:40:12.301022    1204 log.go:32] "PullImage from image service failed" err="rpc error: code = NotFound desc = failed to pull and unpack image \"docker.io/acme/report-gen:1.9.0\": no match for platform in manifest: not found" image="acme/report-gen:1.9.0"'
+    - 'Warning  Failed  9s (x3 over 51s)  kubelet  Failed to pull image “acme/report-gen:1.9.0”: rpc error: code = NotFound desc = failed to pull and unpack image “docker.io/acme/report-gen:1.9.0”: no match for platform in manifest: not found'
+    - 'ctr: no match for platform in manifest sha256:22bb674249e98a81496b824b220aca44b496c5e3f587f65a65665b3d922181de: not found'
+    - '{"ts":1755621612301.0,"caller":"cri-client/remote_image.go:180","msg":"PullImage from image service failed","err":"rpc error: code = NotFound desc = failed to pull and unpack image \"registry.example.org/tools/indexer:0.3\": no match for platform in manifest: not found","image":"registry.example.org/tools/indexer:0.3"}'
+    - 'Aug 19 16:45:02 arm-docker-1 kubelet[2210]: E0819 16:45:02.008110    2210 remote_image.go:113] PullImage "acme/report-gen:1.9.0" from image service failed: rpc error: code = Unknown desc = Error response from daemon: no matching manifest for linux/arm64/v8 in the manifest list entries'
+    - 'docker: Error response from daemon: image with reference acme/report-gen:1.9.0 was found but does not match the specified platform: wanted linux/arm64, actual: linux/amd64.'
+    - 'Apr 02 11:20:33 rpi-node-1 containerd[512]: time="2018-04-02T11:20:33.449012203Z" level=error msg="PullImage \"docker.io/library/nginx:1.13\" failed" error="failed to get image diffIDs: manifest sha256:881cede8276041fd58db5f05a1c4cca3d565778ced3f9787768cea98dbaa9864: not found"'
+    - 'Aug 19 16:50:41 arm-wk-02 containerd[889]: time="2025-08-19T16:50:41.771920013Z" level=error msg="RunPodSandbox for &PodSandboxMetadata{Name:report-gen-0,Uid:96101efd-d4dc-493d-9b10-45af42035267,Namespace:reports,Attempt:0,} failed, error" error="failed to get sandbox image \"registry.example.org/k8s/pause-amd64:3.1\": failed to pull image \"registry.example.org/k8s/pause-amd64:3.1\": failed to pull and unpack image \"registry.example.org/k8s/pause-amd64:3.1\": no match for platform in manifest: not found"'
+  noMatch:
+    - 'Aug 19 16:40:12 arm-wk-02 containerd[889]: time="2025-08-19T16:40:12.300184491Z" level=error msg="PullImage \"docker.io/acme/report-gen:1.9.1\" failed" error="failed to pull and unpack image \"docker.io/acme/report-gen:1.9.1\": failed to resolve reference \"docker.io/acme/report-gen:1.9.1\": docker.io/acme/report-gen:1.9.1: not found"'
+    - 'Aug 19 16:55:10 arm-wk-02 containerd[889]: time="2025-08-19T16:55:10.118203771Z" level=info msg="loading plugin" id=io.containerd.transfer.v1.local type=io.containerd.transfer.v1'
+    - 'exec /usr/local/bin/report-gen: exec format error'
+  scenarios:
+    - name: amd64-only index on an arm64 node
+      log: |
+        Aug 19 16:40:11 arm-wk-02 containerd[889]: time="2025-08-19T16:40:11.730218445Z" level=info msg="PullImage \"docker.io/acme/report-gen:1.9.0\""
+        Aug 19 16:40:12 arm-wk-02 containerd[889]: time="2025-08-19T16:40:12.300184491Z" level=error msg="PullImage \"docker.io/acme/report-gen:1.9.0\" failed" error="failed to pull and unpack image \"docker.io/acme/report-gen:1.9.0\": no match for platform in manifest: not found"
+        Aug 19 16:40:12 arm-wk-02 kubelet[1204]: E0819 16:40:12.301022    1204 log.go:32] "PullImage from image service failed" err="rpc error: code = NotFound desc = failed to pull and unpack image \"docker.io/acme/report-gen:1.9.0\": no match for platform in manifest: not found" image="acme/report-gen:1.9.0"
+        Aug 19 16:40:30 arm-wk-02 kubelet[1204]: E0819 16:40:30.552101    1204 pod_workers.go:1301] "Error syncing pod, skipping" err="failed to \"StartContainer\" for \"report\" with ImagePullBackOff: \"Back-off pulling image \\\"acme/report-gen:1.9.0\\\"\"" pod="reports/report-gen-0" podUID="96101efd-d4dc-493d-9b10-45af42035267"
+      expect: [image-platform-mismatch]
+      forbid: [image-pull-backoff, image-not-found]
 """#),
         ("image-pull-backoff.yaml", #"""
 id: image-pull-backoff
@@ -2164,7 +2397,7 @@ signals:
   - name: cli-pull
     context: true
     literals: ["pull "]
-    regex: '(?:^|[$#>%]\s*)(?:sudo\s+)?(?:docker|nerdctl|podman|crictl|(?:k3s\s+|microk8s\s+)?ctr)(?:\s+(?:-{1,2}[\w-]+(?:[= ](?!pull\b)[^\s-]\S*)?|images?|i))*\s+pull +(?:-{1,2}[\w-]+(?:[= ][^\s-]\S*)?\s+)*(?<image>\w[\w./:@-]*)\s*$'
+    regex: '(?:^|[$#>%]\s*)(?:sudo\s+)?(?:docker|nerdctl|podman|crictl|ctr|k3s\s+ctr|microk8s\s+ctr)\s[^|;&]*?\bpull +(?:[^|;&]*?\s)?(?<image>\w[\w./:@-]*)\s*$'
 outcomes:
   - any: [invalid-tar-header, bad-compression]
     severity: error
@@ -2230,7 +2463,7 @@ signals:
   - name: cli-pull
     context: true
     literals: ["pull "]
-    regex: '(?:^|[$#>%]\s*)(?:sudo\s+)?(?:docker|nerdctl|podman|crictl|(?:k3s\s+|microk8s\s+)?ctr)(?:\s+(?:-{1,2}[\w-]+(?:[= ](?!pull\b)[^\s-]\S*)?|images?|i))*\s+pull +(?:-{1,2}[\w-]+(?:[= ][^\s-]\S*)?\s+)*(?<image>\w[\w./:@-]*)\s*$'
+    regex: '(?:^|[$#>%]\s*)(?:sudo\s+)?(?:docker|nerdctl|podman|crictl|ctr|k3s\s+ctr|microk8s\s+ctr)\s[^|;&]*?\bpull +(?:[^|;&]*?\s)?(?<image>\w[\w./:@-]*)\s*$'
 outcomes:
   - any: [attestation-layer]
     severity: error
@@ -2416,7 +2649,7 @@ signals:
   - name: cli-pull
     context: true
     literals: ["pull "]
-    regex: '(?:^|[$#>%]\s*)(?:sudo\s+)?(?:docker|nerdctl|podman|crictl|(?:k3s\s+|microk8s\s+)?ctr)(?:\s+(?:-{1,2}[\w-]+(?:[= ](?!pull\b)[^\s-]\S*)?|images?|i))*\s+pull +(?:-{1,2}[\w-]+(?:[= ][^\s-]\S*)?\s+)*(?<image>\w[\w./:@-]*)\s*$'
+    regex: '(?:^|[$#>%]\s*)(?:sudo\s+)?(?:docker|nerdctl|podman|crictl|ctr|k3s\s+ctr|microk8s\s+ctr)\s[^|;&]*?\bpull +(?:[^|;&]*?\s)?(?<image>\w[\w./:@-]*)\s*$'
 outcomes:
   - when: [mismatched-layers, unknown-layer-type]
     severity: error
@@ -2720,6 +2953,219 @@ examples:
         Sep 08 06:12:55 wk-eu-7 kubelet[1411]: E0908 06:12:55.002913    1411 pod_workers.go:1301] "Error syncing pod, skipping" err="failed to \"StartContainer\" for \"worker\" with ImagePullBackOff: \"Back-off pulling image \\\"ghcr.io/northwind/billing-worker:2.8.0\\\"\"" pod="billing/billing-worker-0" podUID="7853dbc7-575b-46b7-b722-83baa8900a7f"
       expect: [registry-auth-failed]
       forbid: [image-pull-backoff, pull-access-denied]
+"""#),
+        ("registry-http-vs-https.yaml", #"""
+id: registry-http-vs-https
+title: Plain-HTTP registry contacted over HTTPS (server gave HTTP response to HTTPS client)
+severity: error
+component: containerd
+family: image-pull
+groupBy: image
+signals:
+  - name: http-response
+    literals: ["server gave HTTP response to HTTPS client"]
+    regex: '^(?:.*?(?:(?:[Pp]ull(?:ing)?(?: and unpack)?|sandbox) image|PullImage|resolve reference|resolve image) ["“](?<image>[^"”]+)["”])?.*?(?:failed to do request|Error response from daemon|tryLoginWithRegHost|rh\.Client\.Do|(?=https://[^\s"”/]+/v2/))(?:.*?https://(?<host>[^/\s"”]+)/)?.*?http: server gave HTTP response to HTTPS client(?:.*?\bimage"?[:=]"(?<image2>[^"]+)")?(?:.*?\bpod"?[:=]"(?<pod>[^"]+)")?'
+  - name: not-tls
+    literals: ["first record does not look like a TLS handshake"]
+    regex: '^(?:.*?(?:(?:[Pp]ull(?:ing)?(?: and unpack)?|sandbox) image|PullImage|resolve reference|resolve image) ["“](?<image>[^"”]+)["”])?.*?(?:failed to do request|Error response from daemon|tryLoginWithRegHost|rh\.Client\.Do|(?=https://[^\s"”/]+/v2/))(?:.*?https://(?<host>[^/\s"”]+)/)?.*?tls: first record does not look like a TLS handshake(?:.*?\bimage"?[:=]"(?<image2>[^"]+)")?(?:.*?\bpod"?[:=]"(?<pod>[^"]+)")?'
+  - name: sandbox-pod
+    context: true
+    literals: ["server gave HTTP response to HTTPS client"]
+    regex: '&PodSandboxMetadata\{Name:(?<pod>[^,]+),Uid:(?<podUID>[^,]+),Namespace:(?<podNamespace>[^,}]+).*?sandbox image ["“](?<image>[^"”]+)["”].*?server gave HTTP response to HTTPS client'
+outcomes:
+  - any: [http-response]
+    severity: error
+    confidence: high
+  - any: [not-tls]
+    severity: error
+    confidence: medium
+    note: The endpoint did not answer with TLS; usually a plain-HTTP registry or proxy port, sometimes a non-registry service on that port.
+supersedes: [image-pull-backoff]
+rootCause: |
+  containerd talks HTTPS to every registry unless the host is configured as plain HTTP. The
+  registry at this host:port only speaks HTTP (a lab `registry:2` on :5000, an in-cluster
+  registry Service, a Nexus/Artifactory HTTP connector), so Go's HTTP client reports
+  `http: server gave HTTP response to HTTPS client` on the first request
+  (`failed to do request: Head "https://<host:port>/v2/<repo>/manifests/<tag>"`). A related form,
+  `tls: first record does not look like a TLS handshake`, means the port answered with something
+  that is not TLS at all.
+  Common traps: Docker's `insecure-registries` in /etc/docker/daemon.json has no effect on
+  containerd; `ctr` / `k3s ctr` ignore the CRI registry configuration and need `--plain-http` (or
+  `--hosts-dir`); a hosts.toml directory named without the port (`certs.d/reg.example` for
+  `reg.example:5000`) is never consulted; and with containerd >= 1.5 the legacy CRI
+  `registry.mirrors` entry is ignored once `config_path` is set.
+remediation: |
+  1. Declare the registry as HTTP for containerd: create
+     `/etc/containerd/certs.d/<host:port>/hosts.toml` with
+     `server = "http://<host:port>"` and `[host."http://<host:port>"]` plus
+     `capabilities = ["pull", "resolve"]` (add `skip_verify = true` only for HTTPS with a bad cert).
+  2. Make sure the CRI plugin reads it: `config_path = "/etc/containerd/certs.d"` under
+     `[plugins."io.containerd.grpc.v1.cri".registry]` (1.x) or
+     `[plugins."io.containerd.cri.v1.images".registry]` (2.x), then `systemctl restart containerd`.
+  3. k3s / rke2: add the registry to /etc/rancher/{k3s,rke2}/registries.yaml with an
+     `http://` endpoint under `mirrors."<host:port>".endpoint` and restart the service.
+  4. For manual pulls use `ctr -n k8s.io images pull --plain-http <ref>`,
+     `ctr images pull --hosts-dir /etc/containerd/certs.d <ref>` or `nerdctl --insecure-registry pull <ref>`.
+  5. Better: put TLS in front of the registry and keep HTTPS.
+references:
+  - https://github.com/containerd/containerd/blob/main/docs/hosts.md
+  - https://github.com/containerd/containerd/blob/main/docs/cri/registry.md
+  - https://docs.k3s.io/installation/private-registry
+versionNotes:
+  - component: containerd
+    range: "<1.5"
+    text: containerd before 1.5 has no hosts.toml; configure `[plugins."io.containerd.grpc.v1.cri".registry.mirrors."<host:port>"] endpoint = ["http://<host:port>"]` instead.
+examples:
+  match:
+    - 'Jan 22 10:05:33 lab-wk-2 containerd[744]: time="2026-01-22T10:05:33.601773020Z" level=error msg="PullImage \"build-reg.lab.example:5000/ci/agent:3.1\" failed" error="failed to pull and unpack image \"build-reg.lab.example:5000/ci/agent:3.1\": failed to resolve reference \"build-reg.lab.example:5000/ci/agent:3.1\": failed to do request: Head \"https://build-reg.lab.example:5000/v2/ci/agent/manifests/3.1\": http: server gave HTTP response to HTTPS client"'
+    - 'Jan 22 10:05:33 lab-wk-2 kubelet[1290]: E0122 10:05:33.602811    1290 log.go:32] "PullImage from image service failed" err="rpc error: code = Unknown desc = failed to pull and unpack image \"build-reg.lab.example:5000/ci/agent:3.1\": failed to resolve reference \"build-reg.lab.example:5000/ci/agent:3.1\": failed to do request: Head \"https://build-reg.lab.example:5000/v2/ci/agent/manifests/3.1\": http: server gave HTTP response to HTTPS client" image="build-reg.lab.example:5000/ci/agent:3.1"'
+    - 'FATA[0000] pulling image: rpc error: code = Unknown desc = failed to pull and unpack image "192.168.56.10:5000/tools/curl:8": failed to resolve reference "192.168.56.10:5000/tools/curl:8": failed to do request: Head https://192.168.56.10:5000/v2/tools/curl/manifests/8: http: server gave HTTP response to HTTPS client'
+    - 'ctr: failed to resolve reference "registry.svc.lab:5000/ci/agent:3.1": failed to do request: Head "https://registry.svc.lab:5000/v2/ci/agent/manifests/3.1": tls: first record does not look like a TLS handshake'
+    - 'Jan 22 10:06:10 lab-wk-2 containerd[744]: time="2026-01-22T10:06:10.118072655Z" level=error msg="RunPodSandbox for &PodSandboxMetadata{Name:agent-0,Uid:38166966-7f39-40c3-8fc3-e39a129bc409,Namespace:ci,Attempt:0,} failed, error" error="failed to get sandbox image \"build-reg.lab.example:5000/k8s/pause:3.9\": failed to pull image \"build-reg.lab.example:5000/k8s/pause:3.9\": failed to pull and unpack image \"build-reg.lab.example:5000/k8s/pause:3.9\": failed to resolve reference \"build-reg.lab.example:5000/k8s/pause:3.9\": failed to do request: Head \"https://build-reg.lab.example:5000/v2/k8s/pause/manifests/3.9\": http: server gave HTTP response to HTTPS client"'
+  noMatch:
+    - 'Jan 22 10:05:33 lab-wk-2 containerd[744]: time="2026-01-22T10:05:33.601773020Z" level=error msg="PullImage \"build-reg.lab.example:5000/ci/agent:3.1\" failed" error="failed to pull and unpack image \"build-reg.lab.example:5000/ci/agent:3.1\": failed to resolve reference \"build-reg.lab.example:5000/ci/agent:3.1\": failed to do request: Head \"https://build-reg.lab.example:5000/v2/ci/agent/manifests/3.1\": dial tcp 10.20.0.7:5000: connect: connection refused"'
+    - 'Jan 22 10:07:41 lab-wk-2 kubelet[1290]: I0122 10:07:41.220931    1290 prober.go:107] "Probe failed" probeType="Liveness" pod="ci/agent-0" podUID="38166966-7f39-40c3-8fc3-e39a129bc409" containerName="agent" probeResult="failure" output="Get \"https://10.244.3.17:8080/healthz\": tls: first record does not look like a TLS handshake"'
+    - 'Jan 22 10:07:41 lab-wk-2 kubelet[1290]: I0122 10:07:41.220931    1290 prober.go:107] "Probe failed" probeType="Readiness" pod="ci/agent-0" podUID="38166966-7f39-40c3-8fc3-e39a129bc409" containerName="agent" probeResult="failure" output="Get \"https://10.244.3.17:8443/ready\": http: server gave HTTP response to HTTPS client"'
+  scenarios:
+    - name: lab registry on :5000 without an http endpoint
+      log: |
+        Jan 22 10:05:33 lab-wk-2 containerd[744]: time="2026-01-22T10:05:33.420032117Z" level=info msg="PullImage \"build-reg.lab.example:5000/ci/agent:3.1\""
+        Jan 22 10:05:33 lab-wk-2 containerd[744]: time="2026-01-22T10:05:33.601773020Z" level=error msg="PullImage \"build-reg.lab.example:5000/ci/agent:3.1\" failed" error="failed to pull and unpack image \"build-reg.lab.example:5000/ci/agent:3.1\": failed to resolve reference \"build-reg.lab.example:5000/ci/agent:3.1\": failed to do request: Head \"https://build-reg.lab.example:5000/v2/ci/agent/manifests/3.1\": http: server gave HTTP response to HTTPS client"
+        Jan 22 10:05:50 lab-wk-2 kubelet[1290]: E0122 10:05:50.771204    1290 pod_workers.go:1301] "Error syncing pod, skipping" err="failed to \"StartContainer\" for \"agent\" with ImagePullBackOff: \"Back-off pulling image \\\"build-reg.lab.example:5000/ci/agent:3.1\\\"\"" pod="ci/agent-0" podUID="38166966-7f39-40c3-8fc3-e39a129bc409"
+      expect: [registry-http-vs-https]
+      forbid: [image-pull-backoff, registry-network-failure]
+"""#),
+        ("registry-network-failure.yaml", #"""
+id: registry-network-failure
+title: Registry unreachable (DNS failure, connection refused or timed out, connection reset)
+severity: error
+component: containerd
+family: image-pull
+groupBy: image
+signals:
+  - name: dns-failure
+    literals: ["lookup "]
+    regex: '^(?:.*?(?:(?:[Pp]ull(?:ing)?(?: and unpack)?|sandbox) image|PullImage|resolve reference|resolve image) ["“](?<image>[^"”]+)["”])?.*?(?:failed to do request|resolve reference|resolve image|pull image|pulling image|unpack image|sandbox image|PullImage|httpReadSeeker|httpReaderSeeker|fetch anonymous token|fetch oauth token|failed to authorize|no available registry endpoint|tryLoginWithRegHost|rh\.Client\.Do|(?=https?://[^\s"”/]+/v2/(?:["”\s:]|$|[^\s"”]*?/(?:manifests|blobs)/)))(?:.*?https?://(?<registry>[^/\s"”]+)/)?.*?lookup (?<host>[^\s:"”]+)(?: on (?<dns>\S+?))?: (?:[^"”]*?: )?(?<dnsError>Try again|no such host|server misbehaving|Temporary failure in name resolution|i/o timeout|connection refused|network is unreachable|no route to host)(?:.*?\bimage"?[:=]"(?<image2>[^"]+)")?(?:.*?\bpod"?[:=]"(?<pod>[^"]+)")?'
+  - name: connect-failure
+    literals: ["dial tcp "]
+    regex: '^(?:.*?(?:(?:[Pp]ull(?:ing)?(?: and unpack)?|sandbox) image|PullImage|resolve reference|resolve image) ["“](?<image>[^"”]+)["”])?.*?(?:failed to do request|resolve reference|resolve image|pull image|pulling image|unpack image|sandbox image|PullImage|httpReadSeeker|httpReaderSeeker|fetch anonymous token|fetch oauth token|failed to authorize|no available registry endpoint|tryLoginWithRegHost|rh\.Client\.Do|(?=https?://[^\s"”/]+/v2/(?:["”\s:]|$|[^\s"”]*?/(?:manifests|blobs)/)))(?:.*?https?://(?<registry>[^/\s"”]+)/)?.*?dial tcp (?<addr>\S+?): (?:connect: )?(?<connectError>connection refused|i/o timeout|network is unreachable|no route to host|connection timed out|cannot assign requested address)(?:.*?\bimage"?[:=]"(?<image2>[^"]+)")?(?:.*?\bpod"?[:=]"(?<pod>[^"]+)")?'
+  - name: connection-reset
+    literals: ["read tcp ", "write tcp "]
+    regex: '^(?:.*?(?:(?:[Pp]ull(?:ing)?(?: and unpack)?|sandbox) image|PullImage|resolve reference|resolve image) ["“](?<image>[^"”]+)["”])?.*?(?:failed to do request|resolve reference|resolve image|pull image|pulling image|unpack image|sandbox image|PullImage|httpReadSeeker|httpReaderSeeker|fetch anonymous token|fetch oauth token|failed to authorize|no available registry endpoint|tryLoginWithRegHost|rh\.Client\.Do|(?=https?://[^\s"”/]+/v2/(?:["”\s:]|$|[^\s"”]*?/(?:manifests|blobs)/)))(?:.*?https?://(?<registry>[^/\s"”]+)/)?.*?(?:read tcp |write tcp )(?<conn>\S+?): (?:read|write): (?<resetError>connection reset by peer|broken pipe|connection timed out)(?:.*?\bimage"?[:=]"(?<image2>[^"]+)")?(?:.*?\bpod"?[:=]"(?<pod>[^"]+)")?'
+  - name: http-timeout
+    literals: ["TLS handshake timeout", "awaiting headers", "while waiting for connection"]
+    regex: '^(?:.*?(?:(?:[Pp]ull(?:ing)?(?: and unpack)?|sandbox) image|PullImage|resolve reference|resolve image) ["“](?<image>[^"”]+)["”])?.*?(?:failed to do request|resolve reference|resolve image|pull image|pulling image|unpack image|sandbox image|PullImage|httpReadSeeker|httpReaderSeeker|fetch anonymous token|fetch oauth token|failed to authorize|no available registry endpoint|tryLoginWithRegHost|rh\.Client\.Do|(?=https?://[^\s"”/]+/v2/(?:["”\s:]|$|[^\s"”]*?/(?:manifests|blobs)/)))(?:.*?https?://(?<registry>[^/\s"”]+)/)?.*?(?<httpError>net/http: TLS handshake timeout|Client\.Timeout exceeded while awaiting headers|net/http: request canceled while waiting for connection)(?:.*?\bimage"?[:=]"(?<image2>[^"]+)")?(?:.*?\bpod"?[:=]"(?<pod>[^"]+)")?'
+  - name: eof
+    literals: [": EOF"]
+    regex: '^(?:.*?(?:(?:[Pp]ull(?:ing)?(?: and unpack)?|sandbox) image|PullImage|resolve reference|resolve image) ["“](?<image>[^"”]+)["”])?.*?(?:failed to do request|resolve reference|resolve image|pull image|pulling image|unpack image|sandbox image|PullImage|httpReadSeeker|httpReaderSeeker|fetch anonymous token|fetch oauth token|failed to authorize|no available registry endpoint|tryLoginWithRegHost|rh\.Client\.Do|(?=https?://[^\s"”/]+/v2/(?:["”\s:]|$|[^\s"”]*?/(?:manifests|blobs)/)))(?:.*?https?://(?<registry>[^/\s"”]+)/)?.*?https?://[^\s"”]+["”]?(?<eofError>: EOF)(?:["”\s]|$)(?:.*?\bimage"?[:=]"(?<image2>[^"]+)")?(?:.*?\bpod"?[:=]"(?<pod>[^"]+)")?'
+  - name: pull-succeeded
+    context: true
+    literals: ["returns image reference", "with image id", "Successfully pulled image"]
+    regex: '(?:PullImage "(?<image>[^"]+)" returns image reference|Pulled image "(?<image2>[^"]+)" with image id|Successfully pulled image ["“](?<image3>[^"”]+)["”])'
+  - name: sandbox-pod
+    context: true
+    literals: ["lookup ", "dial tcp ", "read tcp ", "TLS handshake timeout", "awaiting headers"]
+    regex: '&PodSandboxMetadata\{Name:(?<pod>[^,]+),Uid:(?<podUID>[^,]+),Namespace:(?<podNamespace>[^,}]+).*?sandbox image ["“](?<image>[^"”]+)["”].*?(?:lookup [^\s:"”]+(?: on \S+?)?: (?:[^"”]*?: )?(?:Try again|no such host|server misbehaving|Temporary failure in name resolution|i/o timeout)|dial tcp \S+?: (?:connect: )?(?:connection refused|i/o timeout|network is unreachable|no route to host|connection timed out)|(?:read tcp |write tcp )\S+?: (?:read|write): connection reset by peer|TLS handshake timeout|awaiting headers)'
+outcomes:
+  - when: [pull-succeeded]
+    any: [dns-failure, connect-failure, connection-reset, http-timeout, eof]
+    severity: warning
+    confidence: medium
+    note: A pull of the same image succeeded in this log, so the network failure was transient or has been fixed; check for flapping DNS, proxies or egress.
+  - when: [dns-failure]
+    severity: error
+    confidence: high
+    note: The registry host name could not be resolved from the node (no DNS, wrong resolv.conf, or an air-gapped node without a local mirror).
+  - when: [connect-failure]
+    severity: error
+    confidence: high
+    note: The TCP connection to the registry (or the configured proxy) was refused or timed out.
+  - when: [connection-reset]
+    severity: error
+    confidence: medium
+    note: An established connection was reset mid-request, typically by a firewall, proxy or load balancer between the node and the registry.
+  - when: [http-timeout]
+    severity: error
+    confidence: medium
+  - when: [eof]
+    severity: error
+    confidence: low
+    note: The peer closed the connection without an HTTP answer; often a proxy or TLS-intercepting middlebox.
+supersedes: [image-pull-backoff]
+related: [registry-x509-unknown-authority, image-pull-progress-timeout]
+rootCause: |
+  containerd could not complete an HTTP request to the registry (`failed to do request: Head/Get
+  "https://<host>/v2/..."`, or the token request under `failed to fetch anonymous token`). The Go
+  network error at the end says where it broke:
+  - `dial tcp: lookup <host>: Try again` (EAI_AGAIN), `lookup <host> on <dns>:53: no such host`,
+    `... read udp ...: i/o timeout`, `server misbehaving`: name resolution failed. Typical on
+    air-gapped or freshly provisioned nodes (no resolver, an empty or wrong /etc/resolv.conf, a
+    systemd-resolved stub that is down), or when only the cluster DNS knows the registry name
+    (containerd resolves with the node's resolver, not CoreDNS).
+  - `dial tcp <ip>:443: connect: connection refused` / `i/o timeout` / `network is unreachable` /
+    `no route to host`: no egress to the registry: firewall or security group, missing NAT
+    gateway or proxy, IPv6 address chosen without IPv6 routing, or the registry is down. With
+    `proxyconnect tcp:` the configured HTTP(S)_PROXY itself is unreachable.
+  - `read tcp a->b: read: connection reset by peer`, `net/http: TLS handshake timeout`,
+    `Client.Timeout exceeded while awaiting headers`, `": EOF`: a middlebox (proxy, TLS
+    inspection, LB idle timeout, MTU black hole) cut the connection.
+  When the pause image is affected (`failed to get sandbox image`), every new pod on the node
+  fails. containerd ≤1.2 spelled the blob wrapper `httpReaderSeeker: failed open:`.
+remediation: |
+  1. Reproduce from the node: `getent hosts <host>`, `resolvectl query <host>` /
+     `cat /etc/resolv.conf`, `curl -sv https://<host>/v2/` (expect 200 or 401), and
+     `crictl pull <ref>`.
+  2. DNS: fix the node resolver (systemd-resolved, DHCP, cloud-init); containerd needs the
+     registry name resolvable by the host, not only inside the cluster.
+  3. Egress / proxy: set the proxy for containerd in a systemd drop-in
+     (`systemctl edit containerd` -> `[Service]` `Environment="HTTPS_PROXY=http://proxy:3128"`
+     `Environment="NO_PROXY=localhost,127.0.0.1,10.0.0.0/8,.svc,.cluster.local"`), then
+     `systemctl daemon-reload && systemctl restart containerd`; open TCP 443 to the registry and
+     its blob CDN (Docker Hub serves layers from production.cloudflare.docker.com).
+  4. Air-gapped nodes: run a local mirror and point containerd at it in
+     `/etc/containerd/certs.d/<upstream-host>/hosts.toml` (`[host."https://mirror.local"]`,
+     `capabilities = ["pull", "resolve"]`), or pre-load images with `ctr -n k8s.io images import`
+     (k3s/rke2: airgap image tarballs under /var/lib/rancher/.../agent/images/), and set the
+     sandbox image (`sandbox_image` in 1.x, `pinned_images.sandbox` in 2.x) to a reachable copy.
+  5. Resets and handshake timeouts: check proxy/TLS-inspection logs, LB idle timeouts and MTU
+     (`ping -M do -s 1472 <host>`), and use a closer mirror.
+references:
+  - https://github.com/containerd/containerd/blob/main/docs/hosts.md
+  - https://github.com/containerd/containerd/blob/main/docs/getting-started.md
+  - https://docs.k3s.io/installation/airgap
+examples:
+  match:
+    - 'time="2024-06-03T09:12:44.551200113Z" level=error msg="RunPodSandbox for &PodSandboxMetadata{Name:metrics-agent-5d8c7f9b6-q7k2n,Uid:cdc97f58-4706-487a-9f56-748f46f626e2,Namespace:monitoring,Attempt:0,} failed, error" error="failed to get sandbox image \"docker.io/rancher/mirrored-pause:3.6\": failed to pull image \"docker.io/rancher/mirrored-pause:3.6\": failed to pull and unpack image \"docker.io/rancher/mirrored-pause:3.6\": failed to resolve reference \"docker.io/rancher/mirrored-pause:3.6\": failed to do request: Head \"https://registry-1.docker.io/v2/rancher/mirrored-pause/manifests/3.6\": dial tcp: lookup registry-1.docker.io: Try again"'
+    - 'Jun 03 09:12:44 edge-node-9 kubelet[1408]: E0603 09:12:44.552907    1408 remote_image.go:180] "PullImage from image service failed" err="rpc error: code = Unknown desc = failed to pull and unpack image \"quay.io/prometheus/node-exporter:v1.8.1\": failed to resolve reference \"quay.io/prometheus/node-exporter:v1.8.1\": failed to do request: Head \"https://quay.io/v2/prometheus/node-exporter/manifests/v1.8.1\": dial tcp: lookup quay.io on 127.0.0.53:53: read udp 127.0.0.1:41862->127.0.0.53:53: i/o timeout" image="quay.io/prometheus/node-exporter:v1.8.1"'
+    - '  Warning  Failed     2m1s (x4 over 3m40s)  kubelet            Failed to pull image "registry.k8s.io/ingress-nginx/controller:v1.11.2": failed to pull and unpack image "registry.k8s.io/ingress-nginx/controller:v1.11.2": failed to resolve reference "registry.k8s.io/ingress-nginx/controller:v1.11.2": failed to do request: Head "https://registry.k8s.io/v2/ingress-nginx/controller/manifests/v1.11.2": dial tcp 34.96.108.209:443: i/o timeout'
+    - 'FATA[0010] pulling image: rpc error: code = Unknown desc = failed to pull and unpack image "quay.io/cilium/cilium:v1.16.1": failed to resolve reference "quay.io/cilium/cilium:v1.16.1": failed to do request: Head "https://quay.io/v2/cilium/cilium/manifests/v1.16.1": dial tcp: lookup quay.io on 10.0.0.2:53: no such host'
+    - 'Jun 03 09:20:17 edge-node-9 containerd[702]: time="2024-06-03T09:20:17.004118920Z" level=error msg="PullImage \"docker.io/library/python:3.12-slim\" failed" error="failed to pull and unpack image \"docker.io/library/python:3.12-slim\": failed to copy: httpReadSeeker: failed open: failed to do request: Get \"https://production.cloudflare.docker.com/registry-v2/docker/registry/v2/blobs/sha256/1d/1dd751a62e7f1730736e63c3f7d706a83b9178860ee5d5caa3d4794bff566603/data?verify=1717406417-abc\": read tcp 10.12.0.44:51432->104.16.100.207:443: read: connection reset by peer"'
+    - 'Jun 03 09:21:40 edge-node-9 containerd[702]: time="2024-06-03T09:21:40.300127739Z" level=error msg="PullImage \"docker.io/library/python:3.12-slim\" failed" error="failed to pull and unpack image \"docker.io/library/python:3.12-slim\": failed to copy: httpReadSeeker: failed open: failed to do request: Get \"https://production.cloudflare.docker.com/registry-v2/docker/registry/v2/blobs/sha256/1d/1dd751a62e7f1730736e63c3f7d706a83b9178860ee5d5caa3d4794bff566603/data\": write tcp 10.12.0.44:51500->104.16.100.207:443: write: broken pipe"'
+    - '{"ts":1717406560230.4,"caller":"cri-client/remote_image.go:180","msg":"PullImage from image service failed","err":"rpc error: code = Unknown desc = failed to pull and unpack image \"ghcr.io/fluxcd/source-controller:v1.3.0\": failed to resolve reference \"ghcr.io/fluxcd/source-controller:v1.3.0\": failed to do request: Head \"https://ghcr.io/v2/fluxcd/source-controller/manifests/v1.3.0\": net/http: TLS handshake timeout","image":"ghcr.io/fluxcd/source-controller:v1.3.0"}'
+    - 'Jun 03 09:25:02 legacy-docker-8 kubelet[3001]: E0603 09:25:02.110394    3001 remote_image.go:113] PullImage "nginx:1.27" from image service failed: rpc error: code = Unknown desc = Error response from daemon: Get https://registry-1.docker.io/v2/: net/http: request canceled while waiting for connection (Client.Timeout exceeded while awaiting headers)'
+    - 'ctr: failed to resolve reference "registry.k8s.io/pause:3.10": failed to do request: Head "https://registry.k8s.io/v2/pause/manifests/3.10": proxyconnect tcp: dial tcp 10.0.0.9:3128: connect: connection refused'
+    - '2024-06-03T09:27:51.118+02:00 edge-node-9 containerd[702]: time="2024-06-03T07:27:51.118092331Z" level=error msg="PullImage \"docker.io/library/alpine:3.20\" failed" error="failed to pull and unpack image \"docker.io/library/alpine:3.20\": failed to resolve reference \"docker.io/library/alpine:3.20\": failed to do request: Head \"https://registry-1.docker.io/v2/library/alpine/manifests/3.20\": EOF"'
+    - 'Jun 03 09:29:13 edge-node-9 containerd[702]: time="2024-06-03T09:29:13.771920030Z" level=error msg="PullImage \"public.ecr.aws/docker/library/redis:7\" failed" error="failed to pull and unpack image \"public.ecr.aws/docker/library/redis:7\": failed to resolve reference \"public.ecr.aws/docker/library/redis:7\": failed to do request: Head \"https://public.ecr.aws/v2/docker/library/redis/manifests/7\": dial tcp [2600:1f18:2148:bc00::1]:443: connect: network is unreachable"'
+    - 'Jun 03 09:40:03 edge-node-9 containerd[702]: time="2024-06-03T09:40:03.502118339Z" level=info msg="PullImage \"docker.io/library/python:3.12-slim\" returns image reference \"sha256:f35ce6469badba537aa40716db701a33f90ef873896ecc1bece88251101b7487\""'
+    - 'Jun 03 09:40:03 edge-node-9 containerd[702]: time="2024-06-03T09:40:03.501730114Z" level=info msg="Pulled image \"docker.io/library/python:3.12-slim\" with image id \"sha256:f35ce6469badba537aa40716db701a33f90ef873896ecc1bece88251101b7487\", repo tag \"docker.io/library/python:3.12-slim\", size \"51201113\" in 20.4s"'
+    - '  Normal   Pulled     12s   kubelet            Successfully pulled image "python:3.12-slim" in 20.4s (20.4s including waiting)'
+  noMatch:
+    - 'Jun 03 09:30:00 edge-node-9 kubelet[1408]: I0603 09:30:00.441023    1408 prober.go:107] "Probe failed" probeType="Readiness" pod="monitoring/metrics-agent-5d8c7f9b6-q7k2n" podUID="cdc97f58-4706-487a-9f56-748f46f626e2" containerName="agent" probeResult="failure" output="Get \"http://10.42.1.19:9100/metrics\": dial tcp 10.42.1.19:9100: connect: connection refused"'
+    - 'Jun 03 09:30:01 edge-node-9 kubelet[1408]: E0603 09:30:01.002311    1408 log.go:32] "PullImage from image service failed" err="rpc error: code = Unavailable desc = connection error: desc = \"transport: Error while dialing: dial unix /run/containerd/containerd.sock: connect: connection refused\"" image="quay.io/prometheus/node-exporter:v1.8.1"'
+    - 'Jun 03 09:30:02 edge-node-9 kubelet[1408]: E0603 09:30:02.551944    1408 kubelet_node_status.go:540] "Error updating node status, will retry" err="error getting node \"edge-node-9\": Get \"https://10.0.0.10:6443/api/v1/nodes/edge-node-9?timeout=10s\": dial tcp 10.0.0.10:6443: connect: connection refused"'
+    - 'Jun 03 09:30:03 edge-node-9 kubelet[1408]: E0603 09:30:03.118820    1408 log.go:32] "RunPodSandbox from runtime service failed" err="rpc error: code = Unknown desc = failed to setup network for sandbox \"201bdcb183dec04ffc80cf211190f426222251cfc4974dd9972b77cd638239e8\": plugin type=\"calico\" failed (add): error getting ClusterInformation: Get \"https://10.96.0.1:443/apis/crd.projectcalico.org/v1/clusterinformations/default\": dial tcp 10.96.0.1:443: i/o timeout"'
+    - 'E0603 09:30:04.002101    1408 remote_runtime.go:633] "ListContainers with filter from runtime service failed" err="rpc error: code = Unavailable desc = error reading from server: read unix @->/run/containerd/containerd.sock: read: connection reset by peer"'
+    - 'Jun 03 09:30:05 edge-node-9 kubelet[1408]: I0603 09:30:05.118301    1408 prober.go:107] "Probe failed" probeType="Liveness" pod="apps/api-0" podUID="f6a0d08e-ceb9-467e-8ed3-9c985a16823e" containerName="api" probeResult="failure" output="Get \"http://10.42.1.20:8080/v2/health\": dial tcp 10.42.1.20:8080: connect: connection refused"'
+  scenarios:
+    - name: air-gapped node cannot resolve the pause image registry
+      log: |
+        time="2024-06-03T09:12:44.310027714Z" level=info msg="RunPodSandbox for &PodSandboxMetadata{Name:metrics-agent-5d8c7f9b6-q7k2n,Uid:cdc97f58-4706-487a-9f56-748f46f626e2,Namespace:monitoring,Attempt:0,}"
+        time="2024-06-03T09:12:44.551200113Z" level=error msg="RunPodSandbox for &PodSandboxMetadata{Name:metrics-agent-5d8c7f9b6-q7k2n,Uid:cdc97f58-4706-487a-9f56-748f46f626e2,Namespace:monitoring,Attempt:0,} failed, error" error="failed to get sandbox image \"docker.io/rancher/mirrored-pause:3.6\": failed to pull image \"docker.io/rancher/mirrored-pause:3.6\": failed to pull and unpack image \"docker.io/rancher/mirrored-pause:3.6\": failed to resolve reference \"docker.io/rancher/mirrored-pause:3.6\": failed to do request: Head \"https://registry-1.docker.io/v2/rancher/mirrored-pause/manifests/3.6\": dial tcp: lookup registry-1.docker.io: Try again"
+      expect: [registry-network-failure]
+    - name: kubelet to containerd socket errors are not registry failures
+      log: |
+        Jun 03 09:30:01 edge-node-9 kubelet[1408]: E0603 09:30:01.002311    1408 log.go:32] "PullImage from image service failed" err="rpc error: code = Unavailable desc = connection error: desc = \"transport: Error while dialing: dial unix /run/containerd/containerd.sock: connect: connection refused\"" image="quay.io/prometheus/node-exporter:v1.8.1"
+      forbid: [registry-network-failure]
 """#),
         ("registry-rate-limited.yaml", #"""
 id: registry-rate-limited
@@ -3270,7 +3716,7 @@ signals:
   - name: cli-pull
     context: true
     literals: ["pull "]
-    regex: '(?:^|[$#>%]\s*)(?:sudo\s+)?(?:docker|nerdctl|podman|crictl|(?:k3s\s+|microk8s\s+)?ctr)(?:\s+(?:-{1,2}[\w-]+(?:[= ](?!pull\b)[^\s-]\S*)?|images?|i))*\s+pull +(?:-{1,2}[\w-]+(?:[= ][^\s-]\S*)?\s+)*(?<image>\w[\w./:@-]*)\s*$'
+    regex: '(?:^|[$#>%]\s*)(?:sudo\s+)?(?:docker|nerdctl|podman|crictl|ctr|k3s\s+ctr|microk8s\s+ctr)\s[^|;&]*?\bpull +(?:[^|;&]*?\s)?(?<image>\w[\w./:@-]*)\s*$'
 outcomes:
   - when: [wrong-diff-id]
     severity: error
