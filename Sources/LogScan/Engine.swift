@@ -83,7 +83,7 @@ public final class Engine {
     }
 
     enum Tracker: Int, CaseIterable {
-        case pull, containerdVersion, kubeletVersion, kubeletVersionOld, sandboxID, containerID
+        case pull, containerdVersion, kubeletVersion, kubeletVersionOld, sandboxID, containerID, runtimeVersion
         var literal: String {
             switch self {
             case .pull: return "PullImage "
@@ -92,6 +92,7 @@ public final class Engine {
             case .kubeletVersionOld: return "] Version: v"
             case .sandboxID: return "returns sandbox id"
             case .containerID: return "returns container id"
+            case .runtimeVersion: return "ontainer runtime"
             }
         }
         var regex: LazyRegex {
@@ -101,12 +102,15 @@ public final class Engine {
             case .kubeletVersion, .kubeletVersionOld: return Engine.kubeletVersionRE
             case .sandboxID: return Engine.sandboxRE
             case .containerID: return Engine.containerRE
+            case .runtimeVersion: return Engine.runtimeVersionRE
             }
         }
     }
     static let pullRE = LazyRegex(#"PullImage "(?<image>[^"]+)"(?<outcome> returns| failed)?"#)
     static let containerdVersionRE = LazyRegex(#"starting containerd.*?version="?v?(?<v>[0-9]+\.[0-9]+[0-9.]*)"#)
     static let kubeletVersionRE = LazyRegex(#"(?:kubeletVersion="|\] Version: )v?(?<v>[0-9]+\.[0-9]+[0-9.]*)"#)
+    /// kubelet names the runtime it connected to: `"Container runtime initialized" containerRuntime="containerd" version="v1.4.9"`.
+    static let runtimeVersionRE = LazyRegex(#"[Cc]ontainer runtime (?:initialized.*?containerRuntime="containerd".*?version="|containerd initialized, version: )v?(?<v>[0-9]+\.[0-9]+[0-9.]*)"#)
     static let sandboxRE = LazyRegex(#"PodSandboxMetadata\{Name:(?<name>[^,]+),Uid:(?<uid>[^,]+),Namespace:(?<ns>[^,]+),.*returns sandbox id "(?<id>[0-9a-f]{64})""#)
     static let containerRE = LazyRegex(#"within sandbox "(?<sandbox>[0-9a-f]{64})".*returns container id "(?<id>[0-9a-f]{64})""#)
 
@@ -136,7 +140,7 @@ public final class Engine {
         lineSeq += 1
         if let t = entry.timestamp {
             lastTimestamp = t
-            if entry.format != .journalShort { yearHint = CivilTime.components(t).year }
+            if entry.yearKnown || (entry.format != .journalShort && entry.format != .plain) { yearHint = CivilTime.components(t).year }
         }
         var message = entry.message
         if message.utf8.count > Self.maxRegexInput { message = String(decoding: Array(message.utf8.prefix(Self.maxRegexInput)), as: UTF8.self) }
@@ -149,15 +153,45 @@ public final class Engine {
         }
         // Rules in file order, signals in rule order: deterministic grouping.
         refs.sort { ($0.rule, $0.signal) < ($1.rule, $1.signal) }
-        for ref in refs {
-            let rule = compiled.rules[ref.rule]
-            let sig = rule.signals[ref.signal]
-            if !sig.levels.isEmpty, let lv = entry.level, !sig.levels.contains(lv) { continue }
-            guard let caps = compiled.regex(ref).firstMatch(in: text) else { continue }
+        let matches = matchSignals(refs, text: text, level: entry.level)
+        for (ref, ents) in matches {
             stats.signals += 1
             onHit?(ref)
-            record(ref: ref, captures: caps, entry: entry, rawText: rawText, pos: pos)
+            record(ref: ref, entities: ents, entry: entry, rawText: rawText, pos: pos)
         }
+    }
+
+    /// Regex results per distinct message (after its timestamp header): floods of one error
+    /// repeat the same text, and the regexes are the expensive part. Bounded by `maxCache`.
+    public static let maxCache = 4096
+    private var cache: [String: [(SignalRef, Entities)]] = [:]
+
+    private func matchSignals(_ refs: [SignalRef], text: String, level: String?) -> [(SignalRef, Entities)] {
+        let key = Self.cacheKey(text) + "\u{0}" + (level ?? "") + refs.map { "\($0.rule).\($0.signal)" }.joined(separator: ",")
+        if let hit = cache[key] { return hit }
+        var out: [(SignalRef, Entities)] = []
+        let ns = text as NSString
+        for ref in refs {
+            let sig = compiled.rules[ref.rule].signals[ref.signal]
+            if !sig.levels.isEmpty, let lv = level, !sig.levels.contains(lv) { continue }
+            guard let caps = compiled.regex(ref).firstMatch(in: ns) else { continue }
+            out.append((ref, Self.entities(from: caps)))
+        }
+        if cache.count >= Self.maxCache { cache.removeAll(keepingCapacity: true) }
+        cache[key] = out
+        return out
+    }
+
+    /// The message without a leading klog header or logfmt `time="..."`, which differ per line.
+    static func cacheKey(_ text: String) -> String {
+        let u = text.utf8
+        if u.starts(with: "time=\"".utf8), let close = u.dropFirst(6).firstIndex(of: UInt8(ascii: "\"")) {
+            return String(text[text.utf8.index(after: close)...])
+        }
+        if let f = u.first, "IWEF".utf8.contains(f), u.count > 30, let br = u.prefix(80).firstIndex(of: UInt8(ascii: "]")) {
+            return String(text[text.utf8.index(after: br)...])
+        }
+        return text
     }
 
     private func procKey(_ e: LogEntry, _ pos: SourcePos) -> String {
@@ -180,7 +214,7 @@ public final class Engine {
             }
             pullsInFlight[key] = list.isEmpty ? nil : list
             if pullsInFlight.count > Self.maxLinks { pullsInFlight.removeAll() }
-        case .containerdVersion:
+        case .containerdVersion, .runtimeVersion:
             if let ver = v["v"] { versions[entry.host ?? "", default: (nil, nil)].containerd = ver }
         case .kubeletVersion, .kubeletVersionOld:
             if let ver = v["v"] { versions[entry.host ?? "", default: (nil, nil)].kubelet = ver }
@@ -197,22 +231,28 @@ public final class Engine {
         }
     }
 
-    private func record(ref: SignalRef, captures: [(String, String)], entry: LogEntry, rawText: String, pos: SourcePos) {
-        let rule = compiled.rules[ref.rule]
-        let sig = rule.signals[ref.signal]
+    /// Named captures → entities (normalized). Pure, so its result can be cached per message.
+    static func entities(from captures: [(String, String)]) -> Entities {
         var ents = Entities()
         var podName: String?, podNS: String?
         for (name, value) in captures {
             if name.hasPrefix("image") { ents.images.insert(ImageRef.normalize(value)) }
             else if name.hasPrefix("digest") { ents.digests.insert(value) }
-            else if name == "podUID" { ents.podUIDs.insert(value.replacingOccurrences(of: "_", with: "-")) }
-            else if name == "podNamespace" { podNS = value }
+            else if name.hasPrefix("podUID") { ents.podUIDs.insert(String(value.map { $0 == "_" ? "-" : $0 })) }
+            else if name.hasPrefix("podNamespace") { podNS = value }
             else if name.hasPrefix("pod") { podName = value }
-            else if name.hasPrefix("container") && Self.isID(value) { ents.containers.insert(value) }
-            else if name.hasPrefix("sandbox") && Self.isID(value) { ents.sandboxes.insert(value) }
+            else if name.hasPrefix("container") && isID(value) { ents.containers.insert(value) }
+            else if name.hasPrefix("sandbox") && isID(value) { ents.sandboxes.insert(value) }
             else { ents.addDetail(name, value) }
         }
-        if let p = podName { ents.pods.insert(p.contains("/") || podNS == nil ? p : "\(podNS!)/\(p)") }
+        if let p = podName { ents.pods.insert(p.utf8.contains(UInt8(ascii: "/")) || podNS == nil ? p : "\(podNS!)/\(p)") }
+        return ents
+    }
+
+    private func record(ref: SignalRef, entities captured: Entities, entry: LogEntry, rawText: String, pos: SourcePos) {
+        let rule = compiled.rules[ref.rule]
+        let sig = rule.signals[ref.signal]
+        var ents = captured
         // Join through what the log told us about ids.
         for c in ents.containers {
             if let p = containerPod[c] { ents.pods.insert(p) }

@@ -25,6 +25,8 @@ public struct LogEntry: Sendable {
     public var message: String
     public var format: LineFormat
     public var cursor: String?
+    /// The timestamp carried its year (ISO / logfmt / journal realtime), so it can date year-less lines.
+    public var yearKnown = false
 
     public init(timestamp: Double? = nil, host: String? = nil, unit: String? = nil, pid: Int? = nil, level: String? = nil,
                 message: String, format: LineFormat, cursor: String? = nil) {
@@ -150,7 +152,7 @@ public enum LineParser {
         if m.starts(with: "time=\"".utf8) {
             c.i = 6
             let t = c.isoDateTime()
-            if e.timestamp == nil || e.format == .journalShort { e.timestamp = t ?? e.timestamp }
+            if let t, e.timestamp == nil || e.format == .journalShort { e.timestamp = t; e.yearKnown = true }
             if let r = e.message.range(of: " level=") {
                 let lv = e.message[r.upperBound...].prefix { $0 != " " }
                 e.level = normalizeLevel(String(lv))

@@ -5,34 +5,42 @@ public enum Unescape {
     public static let maxLevels = 5
 
     public static func nested(_ s: String) -> String {
-        var cur = s
+        var b = Array(s.utf8)
+        guard b.contains(UInt8(ascii: "\\")) else { return s }
         for _ in 0..<maxLevels {
-            guard cur.utf8.contains(UInt8(ascii: "\\")) else { return cur }
-            let next = once(cur)
-            if next == cur { return cur }
-            cur = next
+            guard once(&b) else { break }
+            if !b.contains(UInt8(ascii: "\\")) { break }
         }
-        return cur
+        return String(decoding: b, as: UTF8.self)
     }
 
-    /// One level: `\\`→`\`, `\"`→`"`, `\n` `\t`→space (a message stays one line).
-    public static func once(_ s: String) -> String {
-        var out = [UInt8]()
-        out.reserveCapacity(s.utf8.count)
-        let b = Array(s.utf8)
-        var i = 0
-        while i < b.count {
-            if b[i] == UInt8(ascii: "\\"), i + 1 < b.count {
-                switch b[i + 1] {
-                case UInt8(ascii: "\\"): out.append(UInt8(ascii: "\\")); i += 2; continue
-                case UInt8(ascii: "\""): out.append(UInt8(ascii: "\"")); i += 2; continue
-                case UInt8(ascii: "n"), UInt8(ascii: "t"), UInt8(ascii: "r"): out.append(0x20); i += 2; continue
-                default: break
+    /// One level in place: `\\`→`\`, `\"`→`"`, `\n` `\t` `\r`→space (a message stays one line).
+    /// Returns whether anything changed.
+    @discardableResult
+    public static func once(_ b: inout [UInt8]) -> Bool {
+        let n = b.count
+        let written = b.withUnsafeMutableBufferPointer { p -> Int in
+            var r = 0, w = 0
+            while r < n {
+                let c = p[r]
+                if c == 0x5C, r + 1 < n {
+                    let d = p[r + 1]
+                    if d == 0x5C || d == 0x22 { p[w] = d; w += 1; r += 2; continue }
+                    if d == UInt8(ascii: "n") || d == UInt8(ascii: "t") || d == UInt8(ascii: "r") { p[w] = 0x20; w += 1; r += 2; continue }
                 }
+                p[w] = c; w += 1; r += 1
             }
-            out.append(b[i]); i += 1
+            return w
         }
-        return String(decoding: out, as: UTF8.self)
+        guard written < n else { return false }
+        b.removeSubrange(written..<n)
+        return true
+    }
+
+    public static func once(_ s: String) -> String {
+        var b = Array(s.utf8)
+        once(&b)
+        return String(decoding: b, as: UTF8.self)
     }
 }
 

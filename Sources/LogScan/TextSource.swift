@@ -74,6 +74,7 @@ public final class TextScanner {
                 break
             }
             len += n
+            if !prefilter.tuned { prefilter.tune(sample: UnsafeBufferPointer(start: buf, count: len)) }
             var start = 0
             if skipping {
                 if let p = memchr(buf, 0x0A, len) {

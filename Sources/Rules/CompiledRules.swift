@@ -32,10 +32,13 @@ public final class LazyRegex: @unchecked Sendable {
     }
 
     /// First match in `text`: the captured groups that participated, by name.
-    public func firstMatch(in text: String) -> [(String, String)]? {
+    public func firstMatch(in text: String) -> [(String, String)]? { firstMatch(in: text as NSString) }
+
+    /// Takes the bridged string so one line is bridged once for all its candidate signals.
+    public func firstMatch(in ns: NSString) -> [(String, String)]? {
         if compiled == nil && !failed { _ = compile() }
         guard let re = compiled else { return nil }
-        let ns = text as NSString
+        let text = ns as String
         guard let m = re.firstMatch(in: text, options: [], range: NSRange(location: 0, length: ns.length)) else { return nil }
         var out: [(String, String)] = []
         for name in captureNames {

@@ -6,88 +6,110 @@ import Darwin
 
 /// Finds the lines of a buffer that contain any of a set of literals, without looking at each
 /// line separately: one pass over the bytes tests each position's byte pair against a 64 Ki-bit
-/// table of the literals' rarest pairs, and only table hits are verified with memcmp.
+/// table holding each literal's rarest pair, and only table hits are verified with memcmp.
+/// Pair rarity comes from a sample of the input itself (`tune(sample:)`), falling back to a
+/// static ranking of bytes in node logs.
 public final class LiteralPrefilter: @unchecked Sendable {
     public let literals: [[UInt8]]
-    /// Bit per byte pair `(b0 << 8) | b1` that starts the rare pair of some literal.
+    /// Literal bytes back to back; `litStart[i]..<litStart[i+1]` is literal i.
+    private var bytes: [UInt8] = []
+    private var litStart: [Int] = []
+    /// Bit per byte pair code `b0 | b1 << 8` that is some literal's key pair.
     private var table = [UInt64](repeating: 0, count: 1024)
-    /// For a pair code: index into `entries` of the first literal using it (-1: none).
+    /// For a pair code: first entry using it (-1: none); entries chain through `next`.
     private var heads = [Int32](repeating: -1, count: 65536)
-    private var entries: [(offset: Int, literal: Int32, next: Int32)] = []
-    /// Literals of one byte (rare; never produced by lint-clean rules) are verified per position.
-    private var singleByte = [Int32](repeating: -1, count: 256)
+    private struct Entry { var offset: Int32; var literal: Int32; var next: Int32 }
+    private var entries: [Entry] = []
+    public private(set) var tuned = false
 
     public init(literals: [[UInt8]]) {
         self.literals = literals
-        for (id, lit) in literals.enumerated() where !lit.isEmpty {
-            if lit.count == 1 { singleByte[Int(lit[0])] = Int32(id); continue }
-            var best = 0, bestScore = Int.max
+        for l in literals { litStart.append(bytes.count); bytes += l }
+        litStart.append(bytes.count)
+        build(pairCost: { a, b in Self.commonness[Int(a)] + Self.commonness[Int(b)] })
+    }
+
+    /// Re-picks each literal's key pair by how often pairs occur in `sample` (the first chunk
+    /// of real input): the fewer false table hits, the faster the scan.
+    public func tune(sample: UnsafeBufferPointer<UInt8>) {
+        guard sample.count > 4096 else { return }
+        var freq = [UInt32](repeating: 0, count: 65536)
+        let n = min(sample.count, 1 << 20)
+        var i = 0
+        while i + 1 < n { freq[Int(sample[i]) | Int(sample[i + 1]) << 8] &+= 1; i += 1 }
+        build(pairCost: { a, b in Int(freq[Int(a) | Int(b) << 8]) * 64 + Self.commonness[Int(a)] + Self.commonness[Int(b)] })
+        tuned = true
+    }
+
+    private func build(pairCost: (UInt8, UInt8) -> Int) {
+        table = [UInt64](repeating: 0, count: 1024)
+        heads = [Int32](repeating: -1, count: 65536)
+        entries = []
+        for (id, lit) in literals.enumerated() where lit.count >= 2 {
+            var best = 0, bestCost = Int.max
             for k in 0..<(lit.count - 1) {
-                let s = Self.commonness[Int(lit[k])] + Self.commonness[Int(lit[k + 1])]
-                if s < bestScore { bestScore = s; best = k }
+                let c = pairCost(lit[k], lit[k + 1])
+                if c < bestCost { bestCost = c; best = k }
             }
-            let code = Int(lit[best]) << 8 | Int(lit[best + 1])
+            let code = Int(lit[best]) | Int(lit[best + 1]) << 8
             table[code >> 6] |= 1 << UInt64(code & 63)
-            entries.append((best, Int32(id), heads[code]))
+            entries.append(Entry(offset: Int32(best), literal: Int32(id), next: heads[code]))
             heads[code] = Int32(entries.count - 1)
         }
     }
 
     /// Calls `body(lineStart, lineEnd, literalIDs)` once per line (ending at `\n` or the buffer
-    /// end, `\n` excluded) that contains at least one literal, in buffer order.
+    /// end, `\n` excluded) that contains at least one literal, in buffer order. Literals shorter
+    /// than 2 bytes are never reported (lint refuses literals under 4 bytes).
     public func scan(_ base: UnsafePointer<UInt8>, count n: Int, _ body: (Int, Int, [Int32]) -> Void) {
-        guard n > 0 else { return }
+        guard n > 1 else { return }
         var curStart = -1, curEnd = -1
         var ids: [Int32] = []
-        @inline(__always) func found(_ start: Int, _ len: Int, _ id: Int32) {
-            if curStart >= 0 && start >= curStart && start < curEnd {
-                if !ids.contains(id) { ids.append(id) }
-                return
-            }
-            if curStart >= 0 { body(curStart, curEnd, ids) }
-            ids = [id]
-            curStart = Self.lineStart(base, before: start)
-            curEnd = Self.lineEnd(base, from: start + len, count: n)
-        }
-        table.withUnsafeBufferPointer { tbl in
-            heads.withUnsafeBufferPointer { hd in
-                let t = tbl.baseAddress!
-                var i = 0
-                let last = n - 1
-                while i < last {
-                    let code = Int(base[i]) << 8 | Int(base[i + 1])
-                    if t[code >> 6] & (1 << UInt64(code & 63)) != 0 {
-                        var e = hd[code]
-                        while e >= 0 {
-                            let entry = entries[Int(e)]
-                            let lit = literals[Int(entry.literal)]
-                            let start = i - entry.offset
-                            if start >= 0 && start + lit.count <= n {
-                                let eq = lit.withUnsafeBufferPointer { memcmp(base + start, $0.baseAddress!, lit.count) == 0 }
-                                if eq { found(start, lit.count, entry.literal) }
+        table.withUnsafeBufferPointer { tblBuf in
+        heads.withUnsafeBufferPointer { hdBuf in
+        entries.withUnsafeBufferPointer { entBuf in
+        bytes.withUnsafeBufferPointer { litBuf in
+        litStart.withUnsafeBufferPointer { lsBuf in
+            let t = tblBuf.baseAddress!, hd = hdBuf.baseAddress!, ent = entBuf.baseAddress!
+            let lb = litBuf.baseAddress, ls = lsBuf.baseAddress!
+            let raw = UnsafeRawPointer(base)
+            var i = 0
+            let last = n - 1
+            while i < last {
+                // Four positions per iteration keep the loop branch-light on miss-heavy input.
+                if i + 4 < last {
+                    let c0 = Int(raw.loadUnaligned(fromByteOffset: i, as: UInt16.self))
+                    let c1 = Int(raw.loadUnaligned(fromByteOffset: i + 1, as: UInt16.self))
+                    let c2 = Int(raw.loadUnaligned(fromByteOffset: i + 2, as: UInt16.self))
+                    let c3 = Int(raw.loadUnaligned(fromByteOffset: i + 3, as: UInt16.self))
+                    let any = (t[c0 >> 6] >> UInt64(c0 & 63)) | (t[c1 >> 6] >> UInt64(c1 & 63))
+                        | (t[c2 >> 6] >> UInt64(c2 & 63)) | (t[c3 >> 6] >> UInt64(c3 & 63))
+                    if any & 1 == 0 { i += 4; continue }
+                }
+                let code = Int(raw.loadUnaligned(fromByteOffset: i, as: UInt16.self))
+                if (t[code >> 6] >> UInt64(code & 63)) & 1 != 0 {
+                    var e = hd[code]
+                    while e >= 0 {
+                        let entry = ent[Int(e)]
+                        let lit = Int(entry.literal)
+                        let len = ls[lit + 1] - ls[lit]
+                        let start = i - Int(entry.offset)
+                        if start >= 0 && start + len <= n && memcmp(base + start, lb! + ls[lit], len) == 0 {
+                            if curStart >= 0 && start >= curStart && start < curEnd {
+                                if !ids.contains(entry.literal) { ids.append(entry.literal) }
+                            } else {
+                                if curStart >= 0 { body(curStart, curEnd, ids) }
+                                ids = [entry.literal]
+                                curStart = Self.lineStart(base, before: start)
+                                curEnd = Self.lineEnd(base, from: start + len, count: n)
                             }
-                            e = entry.next
                         }
+                        e = entry.next
                     }
-                    i += 1
                 }
+                i += 1
             }
-        }
-        if singleByte.contains(where: { $0 >= 0 }) {
-            // Slow path kept only for completeness: one-byte literals are refused by lint.
-            var extra: [(Int, Int32)] = []
-            for i in 0..<n where singleByte[Int(base[i])] >= 0 { extra.append((i, singleByte[Int(base[i])])) }
-            if !extra.isEmpty {
-                if curStart >= 0 { body(curStart, curEnd, ids); curStart = -1 }
-                var byLine: [(Int, Int, [Int32])] = []
-                for (pos, id) in extra {
-                    let s = Self.lineStart(base, before: pos), e = Self.lineEnd(base, from: pos + 1, count: n)
-                    if let lastLine = byLine.last, lastLine.0 == s { byLine[byLine.count - 1].2.append(id) } else { byLine.append((s, e, [id])) }
-                }
-                for l in byLine { body(l.0, l.1, l.2) }
-                return
-            }
-        }
+        }}}}}
         if curStart >= 0 { body(curStart, curEnd, ids) }
     }
 
@@ -108,8 +130,7 @@ public final class LiteralPrefilter: @unchecked Sendable {
         return n
     }
 
-    /// How common a byte is in node logs (higher = more common); pairs of rare bytes make the
-    /// best prefilter keys because they produce the fewest false table hits.
+    /// How common a byte is in node logs (higher = more common), used before tuning.
     static let commonness: [Int] = {
         var r = [Int](repeating: 1, count: 256)
         let ranked = Array(" etaoinsrldcu\"=:hmp0.1-2/f_gb3y45ATw6k789vSEICxDRNOP,LMFBG[]{}()zqjUHKVWXYZJQ&;*'@#$%!?<>+|~^`".utf8)

@@ -345,6 +345,94 @@ examples:
   noMatch:
     - 'Jun 02 15:22:40 ip-10-12-40-31.eu-central-1.compute.internal kubelet[8585]: I0602 15:22:40.727894    8585 kubelet.go:2461] "SyncLoop (probe)" probe="readiness" status="ready" pod="shop/cart-6f8b9c7d5-k2l9p"'
 """#),
+        ("cgroup-driver-mismatch.yaml", #"""
+id: cgroup-driver-mismatch
+title: 'kubelet and the container runtime use different cgroup drivers (systemd vs cgroupfs)'
+severity: critical
+component: runc
+family: runtime
+groupBy: node
+signals:
+  - name: runc-systemd-path-rejected
+    literals: ['expected cgroupsPath', 'for systemd cgroups, got']
+    regex: '^(?=(?:.*?(?:StartContainer (?:for )?"|containerID"?[=:] ?"?|failed to start containerd task "|ContainerID:|container_id:"?)(?<container>[0-9a-f]{64}))?)(?=(?:.*?(?:within sandbox "|for sandbox "|sandbox container task "|podSandboxID"?[=:] ?"?)(?<sandbox>[0-9a-f]{64}))?)(?=(?:.*?(?:\bpod"?[=:] ?"|"pod":\{"name":"|(?:^|\s)pod/|PodSandboxMetadata\{Name:|(?:in pod |\(")(?=[a-z0-9.-]+_[a-z0-9-]+\())(?<pod>[a-z0-9][a-z0-9.-]*(?:/[a-z0-9][a-z0-9.-]*)?))?)(?=(?:.*?(?:,Namespace:|"namespace":"|[a-z0-9]_(?=[a-z0-9-]+\((?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})\)))(?<podNamespace>[a-z0-9][a-z0-9-]*))?)(?=(?:.*?(?:podUID"?[=:] ?"?|,Uid:|_[a-z0-9-]+\(|/kubepods[^"\s]*?/pod)(?<podUID>(?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})))?)(?=(?:.*?systemd cgroups, got "(?<cgroupPath>[^"\s]*))?).*?(?:expected cgroupsPath(?: to be of format)?|for systemd cgroups, got)'
+  - name: dockershim-driver-differs
+    literals: ['is different from docker cgroup driver']
+    regex: '(?:kubelet cgroup driver: "?(?<kubeletDriver>[\w-]*)"? )?is different from docker cgroup driver(?:: "?(?<runtimeDriver>[\w-]+))?'
+supersedes: [oci-runtime-create-failed]
+related: [kubelet-container-manager-failed]
+rootCause: |
+  kubelet's cgroupDriver and the runtime's cgroup manager disagree, so the cgroup path kubelet
+  sends for every sandbox and container has the wrong form and runc rejects it; no pod can start.
+  With kubelet on `cgroupfs` and containerd on `SystemdCgroup = true`, kubelet sends a path like
+  "/kubepods/burstable/pod<uid>/<id>" and runc's systemd driver answers
+    expected cgroupsPath to be of format "slice:prefix:name" for systemd cgroups, got "/kubepods/..." instead
+  (libcontainer/specconv/spec_linux.go), wrapped in "failed to create containerd task: [failed to
+  create shim task: ]OCI runtime create failed: [runc create failed: ]... : unknown". The opposite
+  direction (kubelet `systemd`, containerd `SystemdCgroup = false`) creates odd cgroupfs directories
+  named "kubepods-burstable-pod<uid>.slice:cri-containerd:<id>" and later cgroup errors. In the
+  dockershim era kubelet refused to start: "misconfiguration: kubelet cgroup driver: "cgroupfs" is
+  different from docker cgroup driver: "systemd"".
+  The KubeletConfiguration API default is `cgroupfs`; kubeadm >= 1.22 writes `cgroupDriver: systemd`.
+  containerd's shipped config template still says `SystemdCgroup = false` (containerd's CI hit this
+  very mismatch when PR 9350 tried to flip the default, cri-tools 1292), so a hand-written or
+  package-default /etc/containerd/config.toml is the usual culprit.
+remediation: |
+  1. See what each side uses: `grep -i cgroupDriver /var/lib/kubelet/config.yaml` (or the
+     `--cgroup-driver` flag) and `containerd config dump | grep -i SystemdCgroup`
+     (`docker info | grep -i 'cgroup driver'` for dockershim).
+  2. On systemd hosts (and always with cgroup v2) use systemd on both sides:
+     - containerd 1.x, /etc/containerd/config.toml:
+       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+         SystemdCgroup = true
+     - containerd 2.x (config version 3):
+       [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc.options]
+         SystemdCgroup = true
+     - kubelet: `cgroupDriver: systemd` in /var/lib/kubelet/config.yaml (kubeadm:
+       `kubectl -n kube-system edit cm kubelet-config`, then `kubeadm upgrade node phase kubelet-config`).
+  3. `systemctl restart containerd && systemctl restart kubelet`; pods created with the old driver
+     may need to be deleted so kubelet recreates their sandboxes. Drain the node first when it runs
+     workloads.
+  4. Docker (dockershim): set `"exec-opts": ["native.cgroupdriver=systemd"]` in /etc/docker/daemon.json
+     or change kubelet to match, then restart both.
+references:
+  - https://kubernetes.io/docs/tasks/administer-cluster/kubeadm/configure-cgroup-driver/
+  - https://kubernetes.io/docs/setup/production-environment/container-runtimes/#containerd-systemd
+  - https://github.com/kubernetes/enhancements/issues/4033
+  - https://github.com/containerd/containerd/pull/9350
+  - https://github.com/kubernetes-sigs/cri-tools/issues/1292
+  - https://github.com/opencontainers/runc/blob/main/libcontainer/specconv/spec_linux.go
+versionNotes:
+  - component: kubelet
+    range: ">=1.28"
+    text: 'kubelet 1.28+ can take the driver from the runtime (feature gate KubeletCgroupDriverFromCRI, beta and on by default from 1.31) when the runtime implements the CRI RuntimeConfig call; containerd does so from 2.0, which removes this mismatch.'
+  - component: containerd
+    range: ">=2.0"
+    text: 'containerd 2.x reads the runc options from [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc.options] (config version 3); version 2 configs are still accepted and migrated in memory, so check the effective value with `containerd config dump`.'
+  - component: containerd
+    range: "<2.0"
+    text: 'This containerd does not implement the CRI RuntimeConfig call, so kubelet cannot learn the driver from it: both settings must be kept in sync by hand.'
+examples:
+  match:
+    - 'Mar 02 06:10:44 cp-east-1 containerd[701]: time="2026-03-02T06:10:44.219340112Z" level=error msg="RunPodSandbox for &PodSandboxMetadata{Name:kube-proxy-7xk2p,Uid:658f46ab-c488-421d-84e8-3a2da5712a0c,Namespace:kube-system,Attempt:0,} failed, error" error="failed to create containerd task: failed to create shim task: OCI runtime create failed: runc create failed: expected cgroupsPath to be of format \"slice:prefix:name\" for systemd cgroups, got \"/kubepods/besteffort/pod658f46ab-c488-421d-84e8-3a2da5712a0c/ab946d44aa7166a50bf7edc2989aa2b3c386fb27c23ac72f3e7eb6028a96aec5\" instead: unknown"'
+    - 'Mar 02 06:10:45 cp-east-1 kubelet[1502]: E0302 06:10:45.003127    1502 kuberuntime_sandbox.go:72] "Failed to create sandbox for pod" err="rpc error: code = Unknown desc = failed to create containerd task: OCI runtime create failed: expected cgroupsPath to be of format \"slice:prefix:name\" for systemd cgroups, got \"/kubepods/burstable/podf1cad2fa59ff7b090077b18ca5c62ed6/d19477defd4e51a7b9a67626c9b1174a707e1c6287a7cc8a3fc2b9f1a009fd6b\" instead: unknown" pod="kube-system/kube-scheduler-cp-east-1"'
+    - 'F0412 09:13:44.118203   20811 server.go:274] failed to run Kubelet: failed to create kubelet: misconfiguration: kubelet cgroup driver: "cgroupfs" is different from docker cgroup driver: "systemd"'
+    - 'Apr 12 09:13:44 node-b3 kubelet[20811]: E0412 09:13:44.118203   20811 run.go:74] "command failed" err="failed to run Kubelet: misconfiguration: kubelet cgroup driver: \"systemd\" is different from docker cgroup driver: \"cgroupfs\""'
+    - 'Warning  FailedCreatePodSandBox  12s (x9 over 2m3s)  kubelet  Failed to create pod sandbox: rpc error: code = Unknown desc = failed to create containerd task: failed to create shim task: OCI runtime create failed: runc create failed: expected cgroupsPath to be of format "slice:prefix:name" for systemd cgroups, got "/kubepods/besteffort/pod658f46ab-c488-421d-84e8-3a2da5712a0c/ab946d44aa7166a50bf7edc2989aa2b3c386fb27c23ac72f3e7eb6028a96aec5" instead: unknown'
+    - 'Mar 02 06:10:45 cp-east-1 kubelet[1502]: E0302 06:10:45.003199    1502 kuberuntime_manager.go:1166] "CreatePodSandbox for pod failed" err="rpc error: code = Unknown desc = failed to create containerd task: OCI runtime create failed: expected cgroupsPath'
+  noMatch:
+    - '[WARNING IsDockerSystemdCheck]: detected "cgroupfs" as the Docker cgroup driver. The recommended driver is "systemd". Please follow the guide at https://kubernetes.io/docs/setup/cri/'
+    - 'Mar 02 06:09:58 cp-east-1 kubelet[1502]: I0302 06:09:58.771020    1502 server.go:1443] "Using cgroup driver setting received from the CRI runtime" cgroupDriver="systemd"'
+    - 'Mar 02 06:09:59 cp-east-1 kubelet[1502]: E0302 06:09:59.120448    1502 kubelet.go:1649] "Failed to start ContainerManager" err="failed to initialize top level QOS containers: root container [kubepods] doesn''t exist"'
+  scenarios:
+    - name: 'every static pod sandbox is rejected'
+      log: |
+        Mar 02 06:10:43 cp-east-1 containerd[701]: time="2026-03-02T06:10:43.901772090Z" level=info msg="RunPodSandbox for &PodSandboxMetadata{Name:kube-scheduler-cp-east-1,Uid:f1cad2fa59ff7b090077b18ca5c62ed6,Namespace:kube-system,Attempt:0,}"
+        Mar 02 06:10:44 cp-east-1 containerd[701]: time="2026-03-02T06:10:44.219340112Z" level=error msg="RunPodSandbox for &PodSandboxMetadata{Name:kube-scheduler-cp-east-1,Uid:f1cad2fa59ff7b090077b18ca5c62ed6,Namespace:kube-system,Attempt:0,} failed, error" error="failed to create containerd task: OCI runtime create failed: expected cgroupsPath to be of format \"slice:prefix:name\" for systemd cgroups, got \"/kubepods/burstable/podf1cad2fa59ff7b090077b18ca5c62ed6/d19477defd4e51a7b9a67626c9b1174a707e1c6287a7cc8a3fc2b9f1a009fd6b\" instead: unknown"
+        Mar 02 06:10:45 cp-east-1 kubelet[1502]: E0302 06:10:45.003127    1502 kuberuntime_sandbox.go:72] "Failed to create sandbox for pod" err="rpc error: code = Unknown desc = failed to create containerd task: OCI runtime create failed: expected cgroupsPath to be of format \"slice:prefix:name\" for systemd cgroups, got \"/kubepods/burstable/podf1cad2fa59ff7b090077b18ca5c62ed6/d19477defd4e51a7b9a67626c9b1174a707e1c6287a7cc8a3fc2b9f1a009fd6b\" instead: unknown" pod="kube-system/kube-scheduler-cp-east-1"
+      expect: [cgroup-driver-mismatch]
+      forbid: [oci-runtime-create-failed, runc-cgroup-apply-failed]
+"""#),
         ("cni-flannel-subnet-env-missing.yaml", #"""
 id: cni-flannel-subnet-env-missing
 title: flannel CNI cannot read /run/flannel/subnet.env (flanneld not running on the node)
@@ -906,6 +994,142 @@ examples:
           Warning  Failed     49s                 kubelet            Error: context deadline exceeded
           Warning  Failed     18s (x3 over 49s)   kubelet            Error: failed to reserve container name "loader_ingest-7b9d6c5f4-qx2vr_data_81860baf-c3f6-41d6-9cdb-520fb8c9bdc9_0": name "loader_ingest-7b9d6c5f4-qx2vr_data_81860baf-c3f6-41d6-9cdb-520fb8c9bdc9_0" is reserved for "3c0d03b33f669111d1567811013609802698d7c29e4356dbbbfce53cf8091ca1"
       expect: [container-name-reserved]
+"""#),
+        ("container-oom-killed.yaml", #"""
+id: container-oom-killed
+title: 'A container was OOM-killed (memory limit exceeded, or the node ran out of memory)'
+severity: error
+component: kernel
+family: runtime
+groupBy: container
+signals:
+  - name: memcg-oom-kill
+    literals: ['CONSTRAINT_MEMCG']
+    regex: '^(?=(?:.*?(?:StartContainer (?:for )?"|containerID"?[=:] ?"?|failed to start containerd task "|ContainerID:|container_id:"?|(?:cri-containerd|crio|docker)-|/pod(?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})/|cpuset=)(?<container>[0-9a-f]{64}))?)(?=(?:.*?(?:within sandbox "|for sandbox "|sandbox container task "|podSandboxID"?[=:] ?"?)(?<sandbox>[0-9a-f]{64}))?)(?=(?:.*?(?:\bpod"?[=:] ?"|"pod":\{"name":"|(?:^|\s)pod/|PodSandboxMetadata\{Name:|(?:in pod |\(")(?=[a-z0-9.-]+_[a-z0-9-]+\()|^\s*(?=[a-z0-9][a-z0-9.-]*\s+\d+/\d+\s))(?<pod>[a-z0-9][a-z0-9.-]*(?:/[a-z0-9][a-z0-9.-]*)?))?)(?=(?:.*?(?:,Namespace:|"namespace":"|[a-z0-9]_(?=[a-z0-9-]+\((?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})\)))(?<podNamespace>[a-z0-9][a-z0-9-]*))?)(?=(?:.*?(?:podUID"?[=:] ?"?|,Uid:|_[a-z0-9-]+\(|[-/]pod)(?<podUID>(?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})))?)(?=(?:.*?,task=(?<process>[^,]+),pid=(?<pid>\d+))?).*?oom-kill:constraint=CONSTRAINT_MEMCG'
+  - name: global-oom-kill
+    literals: ['CONSTRAINT_NONE']
+    regex: '^(?=(?:.*?(?:StartContainer (?:for )?"|containerID"?[=:] ?"?|failed to start containerd task "|ContainerID:|container_id:"?|(?:cri-containerd|crio|docker)-|/pod(?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})/|cpuset=)(?<container>[0-9a-f]{64}))?)(?=(?:.*?(?:within sandbox "|for sandbox "|sandbox container task "|podSandboxID"?[=:] ?"?)(?<sandbox>[0-9a-f]{64}))?)(?=(?:.*?(?:\bpod"?[=:] ?"|"pod":\{"name":"|(?:^|\s)pod/|PodSandboxMetadata\{Name:|(?:in pod |\(")(?=[a-z0-9.-]+_[a-z0-9-]+\()|^\s*(?=[a-z0-9][a-z0-9.-]*\s+\d+/\d+\s))(?<pod>[a-z0-9][a-z0-9.-]*(?:/[a-z0-9][a-z0-9.-]*)?))?)(?=(?:.*?(?:,Namespace:|"namespace":"|[a-z0-9]_(?=[a-z0-9-]+\((?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})\)))(?<podNamespace>[a-z0-9][a-z0-9-]*))?)(?=(?:.*?(?:podUID"?[=:] ?"?|,Uid:|_[a-z0-9-]+\(|[-/]pod)(?<podUID>(?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})))?)(?=(?:.*?,task=(?<process>[^,]+),pid=(?<pid>\d+))?).*?oom-kill:constraint=CONSTRAINT_NONE(?=[^\n]*?task_memcg=[^,\s]*kubepods)'
+  - name: memcg-killed-process
+    literals: ['Memory cgroup out of memory']
+    regex: '^(?=(?:.*?(?:StartContainer (?:for )?"|containerID"?[=:] ?"?|failed to start containerd task "|ContainerID:|container_id:"?|(?:cri-containerd|crio|docker)-|/pod(?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})/|cpuset=)(?<container>[0-9a-f]{64}))?)(?=(?:.*?(?:within sandbox "|for sandbox "|sandbox container task "|podSandboxID"?[=:] ?"?)(?<sandbox>[0-9a-f]{64}))?)(?=(?:.*?(?:\bpod"?[=:] ?"|"pod":\{"name":"|(?:^|\s)pod/|PodSandboxMetadata\{Name:|(?:in pod |\(")(?=[a-z0-9.-]+_[a-z0-9-]+\()|^\s*(?=[a-z0-9][a-z0-9.-]*\s+\d+/\d+\s))(?<pod>[a-z0-9][a-z0-9.-]*(?:/[a-z0-9][a-z0-9.-]*)?))?)(?=(?:.*?(?:,Namespace:|"namespace":"|[a-z0-9]_(?=[a-z0-9-]+\((?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})\)))(?<podNamespace>[a-z0-9][a-z0-9-]*))?)(?=(?:.*?(?:podUID"?[=:] ?"?|,Uid:|_[a-z0-9-]+\(|[-/]pod)(?<podUID>(?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})))?).*?Memory cgroup out of memory(?:: Kill(?:ed)? process (?<pid>\d+)(?: \((?<process>[^)\s]*)\)?)?)?'
+  - name: task-in-memcg
+    literals: ['killed as a result of limit of']
+    regex: '^(?=(?:.*?(?:StartContainer (?:for )?"|containerID"?[=:] ?"?|failed to start containerd task "|ContainerID:|container_id:"?|(?:cri-containerd|crio|docker)-|/pod(?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})/|cpuset=)(?<container>[0-9a-f]{64}))?)(?=(?:.*?(?:within sandbox "|for sandbox "|sandbox container task "|podSandboxID"?[=:] ?"?)(?<sandbox>[0-9a-f]{64}))?)(?=(?:.*?(?:\bpod"?[=:] ?"|"pod":\{"name":"|(?:^|\s)pod/|PodSandboxMetadata\{Name:|(?:in pod |\(")(?=[a-z0-9.-]+_[a-z0-9-]+\()|^\s*(?=[a-z0-9][a-z0-9.-]*\s+\d+/\d+\s))(?<pod>[a-z0-9][a-z0-9.-]*(?:/[a-z0-9][a-z0-9.-]*)?))?)(?=(?:.*?(?:,Namespace:|"namespace":"|[a-z0-9]_(?=[a-z0-9-]+\((?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})\)))(?<podNamespace>[a-z0-9][a-z0-9-]*))?)(?=(?:.*?(?:podUID"?[=:] ?"?|,Uid:|_[a-z0-9-]+\(|[-/]pod)(?<podUID>(?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})))?).*?Task in (?<cgroup>/\S*kubepods\S*) killed as a result of limit of'
+  - name: task-oom-event
+    literals: ['TaskOOM event']
+    regex: '^(?=(?:.*?(?:StartContainer (?:for )?"|containerID"?[=:] ?"?|failed to start containerd task "|ContainerID:|container_id:"?|(?:cri-containerd|crio|docker)-|/pod(?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})/|cpuset=)(?<container>[0-9a-f]{64}))?)(?=(?:.*?(?:within sandbox "|for sandbox "|sandbox container task "|podSandboxID"?[=:] ?"?)(?<sandbox>[0-9a-f]{64}))?)(?=(?:.*?(?:\bpod"?[=:] ?"|"pod":\{"name":"|(?:^|\s)pod/|PodSandboxMetadata\{Name:|(?:in pod |\(")(?=[a-z0-9.-]+_[a-z0-9-]+\()|^\s*(?=[a-z0-9][a-z0-9.-]*\s+\d+/\d+\s))(?<pod>[a-z0-9][a-z0-9.-]*(?:/[a-z0-9][a-z0-9.-]*)?))?)(?=(?:.*?(?:,Namespace:|"namespace":"|[a-z0-9]_(?=[a-z0-9-]+\((?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})\)))(?<podNamespace>[a-z0-9][a-z0-9-]*))?)(?=(?:.*?(?:podUID"?[=:] ?"?|,Uid:|_[a-z0-9-]+\(|[-/]pod)(?<podUID>(?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})))?).*?TaskOOM event'
+  - name: systemd-scope-oom
+    literals: ['has been killed by the OOM killer', 'Failed with result']
+    regex: '^(?=(?:.*?(?:StartContainer (?:for )?"|containerID"?[=:] ?"?|failed to start containerd task "|ContainerID:|container_id:"?|(?:cri-containerd|crio|docker)-|/pod(?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})/|cpuset=)(?<container>[0-9a-f]{64}))?)(?=(?:.*?(?:within sandbox "|for sandbox "|sandbox container task "|podSandboxID"?[=:] ?"?)(?<sandbox>[0-9a-f]{64}))?)(?=(?:.*?(?:\bpod"?[=:] ?"|"pod":\{"name":"|(?:^|\s)pod/|PodSandboxMetadata\{Name:|(?:in pod |\(")(?=[a-z0-9.-]+_[a-z0-9-]+\()|^\s*(?=[a-z0-9][a-z0-9.-]*\s+\d+/\d+\s))(?<pod>[a-z0-9][a-z0-9.-]*(?:/[a-z0-9][a-z0-9.-]*)?))?)(?=(?:.*?(?:,Namespace:|"namespace":"|[a-z0-9]_(?=[a-z0-9-]+\((?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})\)))(?<podNamespace>[a-z0-9][a-z0-9-]*))?)(?=(?:.*?(?:podUID"?[=:] ?"?|,Uid:|_[a-z0-9-]+\(|[-/]pod)(?<podUID>(?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})))?).*?(?:(?:cri-containerd|crio|docker)-[0-9a-f]{64}\.scope|kubepods[\w-]*-pod(?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})\.slice): (?:A process of this unit has been killed by the OOM killer|Failed with result .oom-kill.)'
+  - name: runc-init-oom
+    literals: ['container init was OOM-killed', 'possibly OOM-killed']
+    regex: '^(?=(?:.*?(?:StartContainer (?:for )?"|containerID"?[=:] ?"?|failed to start containerd task "|ContainerID:|container_id:"?|(?:cri-containerd|crio|docker)-|/pod(?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})/|cpuset=)(?<container>[0-9a-f]{64}))?)(?=(?:.*?(?:within sandbox "|for sandbox "|sandbox container task "|podSandboxID"?[=:] ?"?)(?<sandbox>[0-9a-f]{64}))?)(?=(?:.*?(?:\bpod"?[=:] ?"|"pod":\{"name":"|(?:^|\s)pod/|PodSandboxMetadata\{Name:|(?:in pod |\(")(?=[a-z0-9.-]+_[a-z0-9-]+\()|^\s*(?=[a-z0-9][a-z0-9.-]*\s+\d+/\d+\s))(?<pod>[a-z0-9][a-z0-9.-]*(?:/[a-z0-9][a-z0-9.-]*)?))?)(?=(?:.*?(?:,Namespace:|"namespace":"|[a-z0-9]_(?=[a-z0-9-]+\((?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})\)))(?<podNamespace>[a-z0-9][a-z0-9-]*))?)(?=(?:.*?(?:podUID"?[=:] ?"?|,Uid:|_[a-z0-9-]+\(|[-/]pod)(?<podUID>(?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})))?).*?(?:container init was OOM-killed|(?:OCI runtime|runc|unable to start container process|exec failed)[^\n]*?possibly OOM-killed)'
+  - name: oomkilled-status
+    literals: ['OOMKilled']
+    regex: '^(?=(?:.*?(?:StartContainer (?:for )?"|containerID"?[=:] ?"?|failed to start containerd task "|ContainerID:|container_id:"?|(?:cri-containerd|crio|docker)-|/pod(?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})/|cpuset=)(?<container>[0-9a-f]{64}))?)(?=(?:.*?(?:within sandbox "|for sandbox "|sandbox container task "|podSandboxID"?[=:] ?"?)(?<sandbox>[0-9a-f]{64}))?)(?=(?:.*?(?:\bpod"?[=:] ?"|"pod":\{"name":"|(?:^|\s)pod/|PodSandboxMetadata\{Name:|(?:in pod |\(")(?=[a-z0-9.-]+_[a-z0-9-]+\()|^\s*(?=[a-z0-9][a-z0-9.-]*\s+\d+/\d+\s))(?<pod>[a-z0-9][a-z0-9.-]*(?:/[a-z0-9][a-z0-9.-]*)?))?)(?=(?:.*?(?:,Namespace:|"namespace":"|[a-z0-9]_(?=[a-z0-9-]+\((?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})\)))(?<podNamespace>[a-z0-9][a-z0-9-]*))?)(?=(?:.*?(?:podUID"?[=:] ?"?|,Uid:|_[a-z0-9-]+\(|[-/]pod)(?<podUID>(?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})))?).*?\bOOMKilled\b'
+  - name: system-oom
+    literals: ['System OOM encountered']
+    regex: '^(?=(?:.*?(?:StartContainer (?:for )?"|containerID"?[=:] ?"?|failed to start containerd task "|ContainerID:|container_id:"?|(?:cri-containerd|crio|docker)-|/pod(?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})/|cpuset=)(?<container>[0-9a-f]{64}))?)(?=(?:.*?(?:within sandbox "|for sandbox "|sandbox container task "|podSandboxID"?[=:] ?"?)(?<sandbox>[0-9a-f]{64}))?)(?=(?:.*?(?:\bpod"?[=:] ?"|"pod":\{"name":"|(?:^|\s)pod/|PodSandboxMetadata\{Name:|(?:in pod |\(")(?=[a-z0-9.-]+_[a-z0-9-]+\()|^\s*(?=[a-z0-9][a-z0-9.-]*\s+\d+/\d+\s))(?<pod>[a-z0-9][a-z0-9.-]*(?:/[a-z0-9][a-z0-9.-]*)?))?)(?=(?:.*?(?:,Namespace:|"namespace":"|[a-z0-9]_(?=[a-z0-9-]+\((?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})\)))(?<podNamespace>[a-z0-9][a-z0-9-]*))?)(?=(?:.*?(?:podUID"?[=:] ?"?|,Uid:|_[a-z0-9-]+\(|[-/]pod)(?<podUID>(?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})))?).*?System OOM encountered(?:, victim process:? ?"?(?<process>[^",\s]+)"?(?:, pid:? ?(?<pid>\d+))?)?'
+  - name: oom-invoked
+    context: true
+    literals: ['invoked oom-killer']
+    regex: '(?<process>\S+) invoked oom-killer'
+  - name: oom-event-forwarded
+    context: true
+    literals: ['topic=/tasks/oom']
+    regex: 'topic=/tasks/oom'
+outcomes:
+  - any: [memcg-oom-kill, memcg-killed-process, task-in-memcg, task-oom-event, systemd-scope-oom, runc-init-oom, oomkilled-status]
+    severity: error
+    confidence: high
+  - any: [global-oom-kill, system-oom]
+    severity: error
+    confidence: medium
+    note: 'The kernel global OOM killer chose this container process because the node ran out of memory, not because the container exceeded its own limit.'
+supersedes: [oci-runtime-create-failed]
+related: [eviction-memory-pressure]
+rootCause: |
+  The kernel OOM killer killed a process of the container (exit code 137, kubelet reason
+  OOMKilled). With a memory limit the kill is confined to the container's or pod's memory cgroup:
+    cgroup v2: oom-kill:constraint=CONSTRAINT_MEMCG,...,oom_memcg=<pod slice or container scope>,
+               task_memcg=.../cri-containerd-<id>.scope,task=<comm>,pid=<pid>,uid=<uid>
+               Memory cgroup out of memory: Killed process <pid> (<comm>) total-vm:... anon-rss:...
+    cgroup v1 / 3.10: <comm> invoked oom-killer ..., Task in /kubepods/<qos>/pod<uid>/<id> killed as a
+               result of limit of ..., Memory cgroup out of memory: Kill process <pid> (<comm>) score ...
+  containerd then logs "TaskOOM event" with the container id, systemd logs "<scope>: A process of
+  this unit has been killed by the OOM killer", and kubelet shows Last State Terminated, Reason
+  OOMKilled. If the limit is hit while runc is still setting up, runc reports "container init was
+  OOM-killed (memory limit too low?)". Without a memcg constraint (CONSTRAINT_NONE, kubelet
+  "System OOM encountered") the whole node ran out of memory and the kernel picked the victim by
+  oom_score (BestEffort and Burstable pods first).
+  The usual root cause is a limit below the working set (JVM heap or off-heap, page cache counted in
+  the cgroup, tmpfs/emptyDir medium Memory written by the app counts against the limit) or a leak.
+  Known reporting gaps: a race can report reason Error instead of OOMKilled (containerd issues 8180,
+  8893), so trust the kernel line when the two disagree.
+remediation: |
+  1. Confirm which container and how much: `kubectl describe pod <pod>` (Last State: OOMKilled,
+     Exit Code 137), `kubectl top pod <pod> --containers`, and on the node
+     `journalctl -k | grep -E 'oom-kill|Killed process'` (anon-rss is the memory in use at the kill).
+  2. Memcg OOM (container limit): raise `resources.limits.memory` (and requests) to the real peak, or
+     fix the leak; for JVMs size the heap from the limit (`-XX:MaxRAMPercentage=75`), for Go set
+     `GOMEMLIMIT` below the limit; remember emptyDir `medium: Memory` counts against the limit.
+  3. System OOM (node ran out): set `kubeReserved`/`systemReserved` and a hard eviction threshold
+     (`evictionHard: memory.available: "500Mi"`) in /var/lib/kubelet/config.yaml so kubelet evicts
+     before the kernel kills, and give critical pods Guaranteed QoS (requests == limits).
+  4. If kubelet reports Error/137 without OOMKilled, use the kernel line and `crictl inspect <id> |
+     jq .status.reason` to confirm; on cgroup v2 upgrade containerd (see the version note).
+references:
+  - https://kubernetes.io/docs/tasks/configure-pod-container/assign-memory-resource/
+  - https://github.com/containerd/containerd/pull/6323
+  - https://github.com/containerd/containerd/pull/6734
+  - https://github.com/containerd/containerd/pull/6735
+  - https://github.com/containerd/cgroups/issues/74
+  - https://github.com/containerd/containerd/issues/8180
+  - https://github.com/containerd/containerd/issues/8893
+versionNotes:
+  - component: containerd
+    range: "<1.5.12"
+    text: 'On cgroup v2 this containerd watches memory.events "oom" instead of "oom_kill" and can miss OOM kills of single-container pods with a memory limit (no TaskOOM event, kubelet reason Error); fixed in 1.5.12 / 1.6.3 (PR 6323, backports 6734/6735).'
+  - component: containerd
+    range: ">=1.6.0,<1.6.3"
+    text: 'On cgroup v2 this containerd can miss OOM kills of single-container pods with a memory limit (no TaskOOM event, kubelet reason Error); fixed in 1.6.3 (backport 6734 of PR 6323).'
+examples:
+  match:
+    - 'Jan 09 04:12:55 wk-par-9 kernel: oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=cri-containerd-a3cd58041bba487bb17f93559a3a7dca2f046ef68c39844856d39e51b622ffd4.scope,mems_allowed=0,oom_memcg=/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-podf1cad2fa_59ff_4b09_8077_b18ca5c62ed6.slice/cri-containerd-a3cd58041bba487bb17f93559a3a7dca2f046ef68c39844856d39e51b622ffd4.scope,task_memcg=/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-podf1cad2fa_59ff_4b09_8077_b18ca5c62ed6.slice/cri-containerd-a3cd58041bba487bb17f93559a3a7dca2f046ef68c39844856d39e51b622ffd4.scope,task=node,pid=48122,uid=1000'
+    - 'Jan 09 04:12:55 wk-par-9 kernel: Memory cgroup out of memory: Killed process 48122 (node) total-vm:1534012kB, anon-rss:523980kB, file-rss:33140kB, shmem-rss:0kB, UID:1000 pgtables:1488kB oom_score_adj:999'
+    - 'Jan 09 04:12:55 wk-par-9 containerd[881]: time="2026-01-09T04:12:55.731052217Z" level=info msg="TaskOOM event &TaskOOM{ContainerID:a3cd58041bba487bb17f93559a3a7dca2f046ef68c39844856d39e51b622ffd4,XXX_unrecognized:[],}"'
+    - '2026-01-09T04:12:55+0000 wk-par-9 containerd[881]: time="2026-01-09T04:12:55.731052217Z" level=info msg="TaskOOM event container_id:\"a3cd58041bba487bb17f93559a3a7dca2f046ef68c39844856d39e51b622ffd4\""'
+    - 'kernel: Task in /kubepods/burstable/podad318f56-3fe8-4c99-9777-707f3f4ef984/44e5c334a1533923b31adcd714faa97aa8f52f57dd75f9cc66a26b234046ae8a killed as a result of limit of /kubepods/burstable/podad318f56-3fe8-4c99-9777-707f3f4ef984'
+    - 'kernel: Memory cgroup out of memory: Kill process 30211 (java) score 1974 or sacrifice child'
+    - 'Jan 09 05:40:17 legacy-wk-1 kernel: oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=44e5c334a1533923b31adcd714faa97aa8f52f57dd75f9cc66a26b234046ae8a,mems_allowed=0,oom_memcg=/kubepods/burstable/podad318f56-3fe8-4c99-9777-707f3f4ef984/44e5c334a1533923b31adcd714faa97aa8f52f57dd75f9cc66a26b234046ae8a,task_memcg=/kubepods/burstable/podad318f56-3fe8-4c99-9777-707f3f4ef984/44e5c334a1533923b31adcd714faa97aa8f52f57dd75f9cc66a26b234046ae8a,task=java,pid=30211,uid=1001'
+    - 'Jan 09 06:01:44 wk-par-9 kubelet[1290]: E0109 06:01:44.550192    1290 log.go:32] "StartContainer from runtime service failed" err="rpc error: code = Unknown desc = failed to create containerd task: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: container init was OOM-killed (memory limit too low?): unknown" containerID="d19477defd4e51a7b9a67626c9b1174a707e1c6287a7cc8a3fc2b9f1a009fd6b"'
+    - 'Jan 09 04:12:55 wk-par-9 systemd[1]: cri-containerd-a3cd58041bba487bb17f93559a3a7dca2f046ef68c39844856d39e51b622ffd4.scope: Failed with result ''oom-kill''.'
+    - 'E0109 06:03:10.118820    1290 prober.go:104] "Probe errored" err="rpc error: code = Unknown desc = failed to exec in container: failed to start exec \"44e5c334a1533923b31adcd714faa97aa8f52f57dd75f9cc66a26b234046ae8a\": OCI runtime exec failed: exec failed: unable to start container process: error executing setns process: procReady not received (possibly OOM-killed): unknown" probeType="Liveness" pod="batch/report-gen-5c7f9d8b6-q8w2z" podUID="ad318f56-3fe8-4c99-9777-707f3f4ef984" containerName="report"'
+    - 'report-gen-5c7f9d8b6-q8w2z   0/1     OOMKilled   4 (38s ago)   6m12s'
+    - '      Reason:       OOMKilled'
+    - 'Warning  SystemOOM  2m  kubelet  System OOM encountered, victim process: java, pid: 30211'
+    - 'Jan 09 04:12:55 wk-par-9 systemd[1]: cri-containerd-a3cd58041bba487bb17f93559a3a7dca2f046ef68c39844856d39e51b622ffd4.scope: A process of this unit has been killed by the OOM killer.'
+    - 'Jan 09 07:20:03 wk-par-9 kernel: oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=cri-containerd-d19477defd4e51a7b9a67626c9b1174a707e1c6287a7cc8a3fc2b9f1a009fd6b.scope,mems_allowed=0,global_oom,task_memcg=/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-podf1cad2fa_59ff_4b09_8077_b18ca5c62ed6.slice/cri-containerd-d19477defd4e51a7b9a67626c9b1174a707e1c6287a7cc8a3fc2b9f1a009fd6b.scope,task=redis-server,pid=7741,uid=999'
+    - 'Jan 09 04:12:55 wk-par-9 kernel: node invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=999'
+    - 'Jan 09 04:12:55 wk-par-9 containerd[881]: time="2026-01-09T04:12:55.730944150Z" level=debug msg="event forwarded" ns=k8s.io topic=/tasks/oom type=containerd.events.TaskOOM'
+  noMatch:
+    - 'Jan 09 07:22:41 wk-par-9 systemd[1]: containerd.service: A process of this unit has been killed by the OOM killer.'
+    - 'Jan 09 07:22:41 wk-par-9 kernel: Out of memory: Killed process 1204 (containerd) total-vm:2914772kB, anon-rss:310220kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:1012kB oom_score_adj:-999'
+    - 'Jan 09 07:22:40 wk-par-9 kubelet[1290]: I0109 07:22:40.019245    1290 eviction_manager.go:369] "Eviction manager: attempting to reclaim" resourceName="memory"'
+    - 'Jan 09 07:22:39 wk-par-9 kernel: oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=/,mems_allowed=0,global_oom,task_memcg=/system.slice/containerd.service,task=containerd,pid=1204,uid=0'
+  scenarios:
+    - name: 'kernel memcg kill and containerd TaskOOM for one container'
+      log: |
+        Jan 09 04:12:55 wk-par-9 kernel: node invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=999
+        Jan 09 04:12:55 wk-par-9 kernel: oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=cri-containerd-a3cd58041bba487bb17f93559a3a7dca2f046ef68c39844856d39e51b622ffd4.scope,mems_allowed=0,oom_memcg=/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-podf1cad2fa_59ff_4b09_8077_b18ca5c62ed6.slice/cri-containerd-a3cd58041bba487bb17f93559a3a7dca2f046ef68c39844856d39e51b622ffd4.scope,task_memcg=/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-podf1cad2fa_59ff_4b09_8077_b18ca5c62ed6.slice/cri-containerd-a3cd58041bba487bb17f93559a3a7dca2f046ef68c39844856d39e51b622ffd4.scope,task=node,pid=48122,uid=1000
+        Jan 09 04:12:55 wk-par-9 kernel: Memory cgroup out of memory: Killed process 48122 (node) total-vm:1534012kB, anon-rss:523980kB, file-rss:33140kB, shmem-rss:0kB, UID:1000 pgtables:1488kB oom_score_adj:999
+        Jan 09 04:12:55 wk-par-9 containerd[881]: time="2026-01-09T04:12:55.731052217Z" level=info msg="TaskOOM event container_id:\"a3cd58041bba487bb17f93559a3a7dca2f046ef68c39844856d39e51b622ffd4\""
+        Jan 09 04:12:55 wk-par-9 systemd[1]: cri-containerd-a3cd58041bba487bb17f93559a3a7dca2f046ef68c39844856d39e51b622ffd4.scope: A process of this unit has been killed by the OOM killer.
+        Jan 09 04:12:56 wk-par-9 containerd[881]: time="2026-01-09T04:12:56.002118391Z" level=info msg="shim disconnected" id=a3cd58041bba487bb17f93559a3a7dca2f046ef68c39844856d39e51b622ffd4 namespace=k8s.io
+        Jan 09 04:12:56 wk-par-9 containerd[881]: time="2026-01-09T04:12:56.002160212Z" level=warning msg="cleaning up after shim disconnected" id=a3cd58041bba487bb17f93559a3a7dca2f046ef68c39844856d39e51b622ffd4 namespace=k8s.io
+        Jan 09 04:12:56 wk-par-9 containerd[881]: time="2026-01-09T04:12:56.002177350Z" level=info msg="cleaning up dead shim" namespace=k8s.io
+      expect: [container-oom-killed]
+      forbid: [shim-ttrpc-closed, oci-runtime-create-failed]
 """#),
         ("content-blob-missing-after-gc.yaml", #"""
 id: content-blob-missing-after-gc
@@ -1511,6 +1735,84 @@ examples:
     - 'Jun 02 03:40:12 wk-batch-4 kubelet[1730]: I0602 03:40:12.552031    1730 eviction_manager.go:369] "Eviction manager: attempting to reclaim" resourceName="ephemeral-storage"'
     - 'Jun 02 03:41:02 wk-batch-4 kernel: Memory cgroup out of memory: Killed process 88123 (java) total-vm:8123456kB, anon-rss:2097152kB, file-rss:0kB, shmem-rss:0kB, UID:1000 pgtables:4512kB oom_score_adj:968'
 """#),
+        ("exec-format-error.yaml", #"""
+id: exec-format-error
+title: 'Exec format error: the container binary is built for another CPU architecture (or is not a valid executable)'
+severity: error
+component: runc
+family: runtime
+groupBy: pod
+signals:
+  - name: container-binary
+    literals: ['exec format error', 'Exec format error']
+    regex: '^(?=(?:.*?(?:StartContainer (?:for )?"|containerID"?[=:] ?"?|failed to start containerd task "|ContainerID:|container_id:"?)(?<container>[0-9a-f]{64}))?)(?=(?:.*?(?:within sandbox "|for sandbox "|sandbox container task "|podSandboxID"?[=:] ?"?)(?<sandbox>[0-9a-f]{64}))?)(?=(?:.*?(?:\bpod"?[=:] ?"|"pod":\{"name":"|(?:^|\s)pod/|PodSandboxMetadata\{Name:|(?:in pod |\(")(?=[a-z0-9.-]+_[a-z0-9-]+\())(?<pod>[a-z0-9][a-z0-9.-]*(?:/[a-z0-9][a-z0-9.-]*)?))?)(?=(?:.*?(?:,Namespace:|"namespace":"|[a-z0-9]_(?=[a-z0-9-]+\((?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})\)))(?<podNamespace>[a-z0-9][a-z0-9-]*))?)(?=(?:.*?(?:podUID"?[=:] ?"?|,Uid:|_[a-z0-9-]+\()(?<podUID>(?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})))?).*?(?:exec user process caused:? ?"?|(?<![/\w])exec (?<executable>[^\s:"]+): |: cannot execute binary file: )(?:exec format error|Exec format error)'
+  - name: runtime-binary
+    literals: ['exec format error']
+    regex: '^(?=(?:.*?(?:StartContainer (?:for )?"|containerID"?[=:] ?"?|failed to start containerd task "|ContainerID:|container_id:"?)(?<container>[0-9a-f]{64}))?)(?=(?:.*?(?:within sandbox "|for sandbox "|sandbox container task "|podSandboxID"?[=:] ?"?)(?<sandbox>[0-9a-f]{64}))?)(?=(?:.*?(?:\bpod"?[=:] ?"|"pod":\{"name":"|(?:^|\s)pod/|PodSandboxMetadata\{Name:|(?:in pod |\(")(?=[a-z0-9.-]+_[a-z0-9-]+\())(?<pod>[a-z0-9][a-z0-9.-]*(?:/[a-z0-9][a-z0-9.-]*)?))?)(?=(?:.*?(?:,Namespace:|"namespace":"|[a-z0-9]_(?=[a-z0-9-]+\((?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})\)))(?<podNamespace>[a-z0-9][a-z0-9-]*))?)(?=(?:.*?(?:podUID"?[=:] ?"?|,Uid:|_[a-z0-9-]+\()(?<podUID>(?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})))?).*?fork/exec (?<binary>[^\s:"]+): exec format error'
+outcomes:
+  - any: [runtime-binary]
+    severity: critical
+    confidence: high
+    note: 'The binary that cannot be executed belongs to the node (runc, a shim, a hook or a CNI plugin), not to the image: every pod on this node is affected.'
+  - any: [container-binary]
+    severity: error
+    confidence: high
+supersedes: [oci-runtime-create-failed]
+related: [image-platform-mismatch]
+rootCause: |
+  The kernel refused to execve the container's entrypoint with ENOEXEC. runc execs the user
+  process after the container was created, so the message is written to the container's own
+  stderr (kubectl logs, /var/log/pods/...) rather than by containerd, and the pod goes to
+  CrashLoopBackOff:
+    runc >= 1.1:       exec /usr/local/bin/app: exec format error
+    runc 1.0.x:        standard_init_linux.go:228: exec user process caused: exec format error
+    runc <= 1.0-rc92:  standard_init_linux.go:211: exec user process caused "exec format error"
+  Causes, most common first: the image (or the one platform it was pulled for) is for another
+  architecture, e.g. an amd64-only image on an arm64 node: a single-arch image without an index,
+  an image built with the wrong --platform, or an index whose platform labels are wrong (so the
+  node picks a manifest whose binaries do not match); a script without a shebang line; a
+  truncated or zero-byte binary (a corrupted layer or snapshot).
+  When the failing path is a node binary ("fork/exec /usr/local/sbin/runc: exec format error",
+  a shim, an OCI hook or a CNI plugin), the runtime installation on the node is for the wrong
+  architecture, and every container fails.
+remediation: |
+  1. Compare architectures: `kubectl get node <node> -o jsonpath='{.status.nodeInfo.architecture}'`
+     with the image: `crictl inspecti <image> | jq '.info.imageSpec.architecture'`,
+     `docker buildx imagetools inspect <image>` (lists the platforms of an index) or
+     `crane config <image> | jq .architecture`.
+  2. Use a multi-arch image, or build for the node's platform:
+     `docker buildx build --platform linux/amd64,linux/arm64 -t <image> --push .`; or pin the pod
+     to matching nodes with `nodeSelector: {kubernetes.io/arch: amd64}`.
+  3. Check the binary inside the image: `crane export <image> - | tar -xOf - usr/local/bin/app | file -`
+     ("ELF 64-bit LSB executable, x86-64" on an aarch64 node is the mismatch; "empty" or
+     "data" means a broken file). Scripts need a `#!/bin/sh` (or similar) first line.
+  4. Node binary (critical outcome): `file $(which runc containerd-shim-runc-v2)` and the CNI
+     plugins in /opt/cni/bin; reinstall the packages for `uname -m`, then restart containerd.
+references:
+  - https://github.com/opencontainers/runc/blob/main/libcontainer/standard_init_linux.go
+  - https://kubernetes.io/docs/concepts/containers/images/#multi-architecture-images-with-image-indexes
+  - https://docs.docker.com/build/building/multi-platform/
+examples:
+  match:
+    - 'standard_init_linux.go:228: exec user process caused: exec format error'
+    - '2026-01-14T03:22:10.516402871Z stderr F exec /usr/local/bin/collector: exec format error'
+    - 'standard_init_linux.go:211: exec user process caused "exec format error"'
+    - 'Jan 14 03:25:41 arm-wk-2 containerd[655]: time="2026-01-14T03:25:41.330918277Z" level=error msg="RunPodSandbox for &PodSandboxMetadata{Name:metrics-agent-q7t4d,Uid:b37dc979-8fbe-43f2-a809-9d6379ee367f,Namespace:monitoring,Attempt:0,} failed, error" error="failed to create containerd task: failed to create shim task: OCI runtime create failed: unable to retrieve OCI runtime error (open /run/containerd/io.containerd.runtime.v2.task/k8s.io/1c0777c980eedb029fa85de97c8a2b4b9e1d41a2499ce0c37dd0bb8615866476/log.json: no such file or directory): fork/exec /usr/local/sbin/runc: exec format error: unknown"'
+    - '/bin/sh: /opt/tool/agent: cannot execute binary file: Exec format error'
+    - 'Jan 14 03:30:05 arm-wk-2 kubelet[1022]: E0114 03:30:05.418822    1022 prober.go:104] "Probe errored" err="rpc error: code = Unknown desc = failed to exec in container: failed to start exec \"b4e9183801df1d217c342def014ca20e4ff2357abe3bde4cad4200a787312075\": OCI runtime exec failed: exec failed: unable to start container process: exec /bin/grpc_health_probe: exec format error: unknown" probeType="Liveness" pod="monitoring/metrics-agent-q7t4d" podUID="b37dc979-8fbe-43f2-a809-9d6379ee367f" containerName="agent"'
+  noMatch:
+    - '1. pod/collector-6d9f8c7b5-zz2kq    Failed to pull image "example/collector:0.9.1": rpc error: code = NotFound desc = failed to pull and unpack image "docker.io/example/collector:0.9.1": no match for platform in manifest: not found'
+    - 'standard_init_linux.go:228: exec user process caused: no such file or directory'
+  scenarios:
+    - name: 'arm64 node, amd64-only image: kubectl logs shows the rc9x wording'
+      log: |
+        $ kubectl logs -n monitoring collector-6d9f8c7b5-zz2kq
+        standard_init_linux.go:219: exec user process caused: exec format error
+        $ kubectl get pods -n monitoring
+        NAME                         READY   STATUS             RESTARTS   AGE
+        collector-6d9f8c7b5-zz2kq    0/1     CrashLoopBackOff   5          4m40s
+      expect: [exec-format-error]
+"""#),
         ("image-config-octet-stream-unsupported.yaml", #"""
 id: image-config-octet-stream-unsupported
 title: Image config uses the legacy application/octet-stream media type
@@ -2050,6 +2352,130 @@ examples:
         Jun 11 10:02:44 edge-wk-03 containerd[903]: time="2025-06-11T10:02:44.916445781Z" level=info msg="stop pulling image docker.io/library/busybox:1.36: active requests=0, bytes read=2140127"
         Jun 11 10:02:44 edge-wk-03 containerd[903]: time="2025-06-11T10:02:44.918162014Z" level=info msg="Pulled image \"docker.io/library/busybox:1.36\" with image id \"sha256:3704f22af5a462ceae76bcfd9446335849a5c29a15663a02d3460329281b5dd5\", repo tag \"docker.io/library/busybox:1.36\", size \"2140127\" in 1.2s"
       forbid: [image-pull-progress-timeout]
+"""#),
+        ("image-schema1-disabled.yaml", #"""
+id: image-schema1-disabled
+title: Docker schema 1 image refused (disabled in containerd 2.0, removed in 2.1)
+severity: error
+component: containerd
+family: image-pull
+groupBy: image
+signals:
+  - name: schema1-disabled
+    literals: ["Pulling Schema 1 images have been deprecated"]
+    regex: '^(?:.*?(?:(?:[Pp]ull(?:ing)?(?: and unpack)?|sandbox) image|PullImage|resolve reference|get converter for) ["“](?<image>[^"”]+)["”])?(?:.*?get converter for ["“](?<image2>[^"”]+)["”])?.*?Pulling Schema 1 images have been deprecated and disabled by default since containerd v2\.0(?:.*?\bimage"?[:=]"(?<image3>[^"]+)")?(?:.*?\bpod"?[:=]"(?<pod>[^"]+)")?'
+  - name: schema1-removed
+    literals: ["is no longer supported since containerd", "schema 1 image manifests are no longer supported"]
+    regex: '^(?:.*?(?:(?:[Pp]ull(?:ing)?(?: and unpack)?|sandbox) image|PullImage|resolve reference) ["“](?<image>[^"”]+)["”])?.*?(?:media type "(?<mediatype>[^"]*manifest\.v1[^"]*)" is no longer supported since containerd v(?<removedIn>2\.\d+)|schema 1 image manifests are no longer supported)(?:.*?\bimage"?[:=]"(?<image2>[^"]+)")?(?:.*?\bpod"?[:=]"(?<pod>[^"]+)")?'
+  - name: schema1-not-supported
+    literals: ["prettyjws not supported", "json not supported", "schema 1 not supported"]
+    regex: '^(?:.*?(?:(?:[Pp]ull(?:ing)?(?: and unpack)?|sandbox) image|PullImage|resolve reference) ["“](?<image>[^"”]+)["”])?.*?(?:distribution\.manifest\.v1[+]prettyjws not supported|distribution\.manifest\.v1[+]json not supported|media-type: schema 1 not supported)(?:.*?\bimage"?[:=]"(?<image2>[^"]+)")?(?:.*?\bpod"?[:=]"(?<pod>[^"]+)")?'
+  - name: docker-schema1-disabled
+    literals: ["schema 1 support is disabled by default"]
+    regex: '^(?:.*?(?:[Pp]ull(?:ing)? image|PullImage) ["“](?<image>[^"”]+)["”])?.*?Docker Image manifest version 2, schema 1 support is disabled by default(?:.*?Suggest the author of (?<image2>[^\s"”]+) to upgrade)?(?:.*?\bimage"?[:=]"(?<image3>[^"]+)")?(?:.*?\bpod"?[:=]"(?<pod>[^"]+)")?'
+  - name: deprecation-warning
+    literals: ["conversion from schema 1 images is deprecated"]
+    regex: 'conversion from schema 1 images is deprecated(?:.*?\bname="?(?<image>[^"\s]+))?(?:.*?\bschema1digest="?(?<digestSchema1>sha256:[0-9a-f]{64}))?'
+  - name: converted-label
+    literals: ["converted-docker-schema1"]
+    regex: '^(?:.*?(?:ImageCreate event|ImageUpdate event) (?:&Image(?:Create|Update)\{)?[Nn]ame:"?(?<image>[^"\s,]+))?.*?io\.containerd\.image/converted-docker-schema1'
+  - name: sandbox-pod
+    context: true
+    literals: ["Pulling Schema 1 images have been deprecated", "is no longer supported since containerd", "prettyjws not supported"]
+    regex: '&PodSandboxMetadata\{Name:(?<pod>[^,]+),Uid:(?<podUID>[^,]+),Namespace:(?<podNamespace>[^,}]+).*?sandbox image ["“](?<image>[^"”]+)["”].*?(?:Pulling Schema 1 images have been deprecated|manifest\.v1[+]prettyjws" is no longer supported since containerd|prettyjws not supported)'
+outcomes:
+  - any: [schema1-disabled]
+    severity: error
+    confidence: high
+    note: containerd 2.0 refuses schema 1 unless CONTAINERD_ENABLE_DEPRECATED_PULL_SCHEMA_1_IMAGE=1 is set on the containerd service; 2.1 removes even that.
+  - any: [schema1-removed, schema1-not-supported, docker-schema1-disabled]
+    severity: error
+    confidence: high
+  - any: [deprecation-warning, converted-label]
+    severity: warning
+    confidence: high
+    note: This containerd still converts the schema 1 image, but pulls of it will fail after an upgrade to containerd 2.0 (GKE 1.33+, recent distro packages).
+supersedes: [image-pull-backoff]
+rootCause: |
+  The image manifest is Docker Image Manifest v2 schema 1
+  (`application/vnd.docker.distribution.manifest.v1+prettyjws`), the pre-2016 format that Docker
+  before 1.10 pushed and that some old tags still serve (e.g. `gcr.io/google-containers/pause:3.0`,
+  `registry.k8s.io/busybox:latest`, ancient Docker Hub and Quay tags). containerd deprecated
+  pulling it in 1.7 (PR #6884; 1.6.25+/1.7.8+ log `conversion from schema 1 images is deprecated`
+  and label converted images `io.containerd.image/converted-docker-schema1`), disabled it in 2.0
+  (PR #9765: `failed to get converter for "<ref>": Pulling Schema 1 images have been deprecated
+  and disabled by default since containerd v2.0 ...`) and removed it in 2.1 (PR #11681:
+  `not implemented: media type "...manifest.v1+prettyjws" is no longer supported since containerd
+  v2.1, please rebuild the image as ...`, or `...manifest.v1+prettyjws not supported` from the
+  fetch handler). The transfer service (`ctr image pull` in 2.x, `ctr transfer`) rejects schema 1
+  with `schema 1 image manifests are no longer supported`. Docker 26+ refuses it too with a
+  `[DEPRECATION NOTICE] ... schema 1 support is disabled by default` error.
+  If the pause (sandbox) image is schema 1, every pod on an upgraded node fails.
+remediation: |
+  1. Confirm the format: `crane manifest <ref> | jq .schemaVersion` (1) or
+     `skopeo inspect --raw docker://<ref> | jq .mediaType`.
+  2. Move to a schema 2 / OCI tag (`registry.k8s.io/busybox:1.27` or a current busybox,
+     `registry.k8s.io/pause:3.10` instead of pause:3.0), or convert and re-push:
+     `skopeo copy --format v2s2 docker://<old> docker://<new>` or `crane copy <old> <new>` from a
+     host whose tooling still reads schema 1 (containerd 1.7, older Docker).
+  3. On containerd 2.0 only, as a stop-gap: `systemctl edit containerd` ->
+     `[Service]` `Environment="CONTAINERD_ENABLE_DEPRECATED_PULL_SCHEMA_1_IMAGE=1"`, restart
+     containerd (`ctr` also needs `--local`). containerd 2.1+ has no switch.
+  4. Before upgrading nodes to containerd 2.x, search 1.6/1.7 logs for
+     `conversion from schema 1 images is deprecated` and
+     `ctr -n k8s.io images ls | grep converted-docker-schema1` to find affected images
+     (`ctr deprecations list` also reports it).
+references:
+  - https://github.com/containerd/containerd/pull/6884
+  - https://github.com/containerd/containerd/pull/9765
+  - https://github.com/containerd/containerd/pull/11681
+  - https://github.com/containerd/containerd/blob/main/docs/containerd-2.0.md
+  - https://github.com/containerd/containerd/issues/10998
+  - https://github.com/kubernetes/k8s.io/issues/8650
+  - https://docs.docker.com/go/deprecated-image-specs/
+versionNotes:
+  - component: containerd
+    range: "<2.0"
+    text: This containerd still converts schema 1 images on pull; the same pull fails after an upgrade to containerd 2.0 or later.
+  - component: containerd
+    range: ">=2.0,<2.1"
+    text: containerd 2.0 can re-enable schema 1 with CONTAINERD_ENABLE_DEPRECATED_PULL_SCHEMA_1_IMAGE=1 on the containerd service (stop-gap only).
+  - component: containerd
+    range: ">=2.1"
+    text: containerd 2.1 and later have no way to pull schema 1; the image must be rebuilt or converted.
+examples:
+  match:
+    - 'Oct 02 07:55:31 gke-pool-3-a1b2 containerd[1440]: time="2025-10-02T07:55:31.028817334Z" level=error msg="PullImage \"quay.io/legacy-org/netcheck:latest\" failed" error="failed to pull and unpack image \"quay.io/legacy-org/netcheck:latest\": failed to get converter for \"quay.io/legacy-org/netcheck:latest\": Pulling Schema 1 images have been deprecated and disabled by default since containerd v2.0. As a workaround you may set an environment variable `CONTAINERD_ENABLE_DEPRECATED_PULL_SCHEMA_1_IMAGE=1`, but this will be completely removed in containerd v2.1."'
+    - 'Oct 02 07:55:31 gke-pool-3-a1b2 kubelet[1810]: E1002 07:55:31.029900    1810 log.go:32] "PullImage from image service failed" err="rpc error: code = Unknown desc = failed to pull and unpack image \"quay.io/legacy-org/netcheck:latest\": failed to get converter for \"quay.io/legacy-org/netcheck:latest\": Pulling Schema 1 images have been deprecated and disabled by default since containerd v2.0. As a workaround you may set an environment variable `CONTAINERD_ENABLE_DEPRECATED_PULL_SCHEMA_1_IMAGE=1`, but this will be completely removed in containerd v2.1." image="quay.io/legacy-org/netcheck"'
+    - 'Failed to pull image "registry.example.org/legacy/toolbox:2016": failed to pull and unpack image "registry.example.org/legacy/toolbox:2016": not implemented: media type "application/vnd.docker.distribution.manifest.v1+prettyjws" is no longer supported since containerd v2.1, please rebuild the image as "application/vnd.docker.distribution.manifest.v2+json" or "application/vnd.oci.image.manifest.v1+json"'
+    - 'Oct 02 08:10:05 node-21 containerd[990]: time="2025-10-02T08:10:05.700128114Z" level=error msg="PullImage \"registry.example.org/legacy/toolbox:2016\" failed" error="failed to pull and unpack image \"registry.example.org/legacy/toolbox:2016\": failed to resolve reference \"registry.example.org/legacy/toolbox:2016\": not implemented: media type \"application/vnd.docker.distribution.manifest.v1+prettyjws\" is no longer supported since containerd v2.0, please rebuild the image as \"application/vnd.docker.distribution.manifest.v2+json\" or \"application/vnd.oci.image.manifest.v1+json\""'
+    - 'ctr: schema 1 image manifests are no longer supported: invalid argument'
+    - '{"ts":1759392605701.1,"caller":"cri-client/remote_image.go:180","msg":"PullImage from image service failed","err":"rpc error: code = Unknown desc = failed to pull and unpack image \"registry.example.org/legacy/toolbox:2016\": application/vnd.docker.distribution.manifest.v1+prettyjws not supported","image":"registry.example.org/legacy/toolbox:2016"}'
+    - 'FATA[0001] pulling image: rpc error: code = Unknown desc = failed to pull and unpack image "registry.example.org/legacy/toolbox:2015": application/vnd.docker.distribution.manifest.v1+json not supported'
+    - 'ctr: media-type: schema 1 not supported'
+    - 'Oct 02 08:20:44 docker-node-2 kubelet[2301]: E1002 08:20:44.019218    2301 log.go:32] "PullImage from image service failed" err="rpc error: code = Unknown desc = Error response from daemon: [DEPRECATION NOTICE] Docker Image Format v1 and Docker Image manifest version 2, schema 1 support is disabled by default and will be removed in an upcoming release. Suggest the author of docker.io/legacy-org/whalesay:latest to upgrade the image to the OCI Format or Docker Image manifest v2, schema 2. More information at https://docs.docker.com/go/deprecated-image-specs/" image="legacy-org/whalesay:latest"'
+    - 'Oct 01 22:14:09 wk-17 containerd[1204]: time="2025-10-01T22:14:09.318442019Z" level=warning msg="conversion from schema 1 images is deprecated" name="quay.io/legacy-org/netcheck:latest" schema1digest="sha256:369d9f90b545e1ef8b476a1d090858ad2fe042e217bc289a0d4ace52c4e4e472"'
+    - 'Oct 01 22:14:09 wk-17 containerd[1204]: time="2025-10-01T22:14:09.320018871Z" level=info msg="ImageCreate event name:\"quay.io/legacy-org/netcheck:latest\" labels:{key:\"io.containerd.image/converted-docker-schema1\" value:\"sha256:369d9f90b545e1ef8b476a1d090858ad2fe042e217bc289a0d4ace52c4e4e472\"} labels:{key:\"io.cri-containerd.image\" value:\"managed\"}"'
+    - 'Oct 02 08:30:12 gke-pool-3-a1b2 containerd[1440]: time="2025-10-02T08:30:12.118203344Z" level=error msg="RunPodSandbox for &PodSandboxMetadata{Name:netcheck-x7k2p,Uid:8a8f37eb-120f-4c02-a48c-d8b74a1e2d33,Namespace:ops,Attempt:0,} failed, error" error="failed to get sandbox image \"gcr.io/google-containers/pause:3.0\": failed to pull image \"gcr.io/google-containers/pause:3.0\": failed to pull and unpack image \"gcr.io/google-containers/pause:3.0\": failed to get converter for \"gcr.io/google-containers/pause:3.0\": Pulling Schema 1 images have been deprecated and disabled by default since containerd v2.0. As a workaround you may set an environment variable `CONTAINERD_ENABLE_DEPRECATED_PULL_SCHEMA_1_IMAGE=1`, but this will be completely removed in containerd v2.1."'
+  noMatch:
+    - 'Oct 02 08:00:00 node-21 containerd[990]: time="2025-10-02T08:00:00.118304210Z" level=warning msg="Label \"containerd.io/restart.logpath\" is no longer supported since containerd v2.0. Use \"containerd.io/restart.loguri\" instead."'
+    - 'Oct 02 08:00:01 node-21 containerd[990]: time="2025-10-02T08:00:01.900118204Z" level=info msg="ImageCreate event name:\"registry.example.org/legacy/toolbox:2024\" labels:{key:\"io.cri-containerd.image\" value:\"managed\"}"'
+    - 'Oct 02 08:00:02 node-21 containerd[990]: time="2025-10-02T08:00:02.021180770Z" level=warning msg="reference for unknown type: application/vnd.in-toto+json" digest="sha256:a08de05569d48285045e1a84541bb38afdb26e0b139192a60de0be0f658f97e8" mediatype=application/vnd.in-toto+json size=1612'
+  scenarios:
+    - name: containerd 1.7 converts a schema 1 image (warning, predicts 2.0 breakage)
+      log: |
+        Oct 01 22:13:58 wk-17 containerd[1204]: time="2025-10-01T22:13:58.000000000Z" level=info msg="starting containerd" revision=a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9 version=v1.7.22
+        Oct 01 22:14:07 wk-17 containerd[1204]: time="2025-10-01T22:14:07.881022117Z" level=info msg="PullImage \"quay.io/legacy-org/netcheck:latest\""
+        Oct 01 22:14:09 wk-17 containerd[1204]: time="2025-10-01T22:14:09.318442019Z" level=warning msg="conversion from schema 1 images is deprecated" name="quay.io/legacy-org/netcheck:latest" schema1digest="sha256:369d9f90b545e1ef8b476a1d090858ad2fe042e217bc289a0d4ace52c4e4e472"
+        Oct 01 22:14:09 wk-17 containerd[1204]: time="2025-10-01T22:14:09.322170334Z" level=info msg="PullImage \"quay.io/legacy-org/netcheck:latest\" returns image reference \"sha256:f8390ab722588033e82a5090bba5c4f2c69fdfed89dabbee9795b2d8a4e977e7\""
+      expect: [image-schema1-disabled]
+    - name: containerd 2.0 refuses the same image, kubelet backs off
+      log: |
+        Oct 02 07:55:30 gke-pool-3-a1b2 containerd[1440]: time="2025-10-02T07:55:30.812004417Z" level=info msg="PullImage \"quay.io/legacy-org/netcheck:latest\""
+        Oct 02 07:55:31 gke-pool-3-a1b2 containerd[1440]: time="2025-10-02T07:55:31.028817334Z" level=error msg="PullImage \"quay.io/legacy-org/netcheck:latest\" failed" error="failed to pull and unpack image \"quay.io/legacy-org/netcheck:latest\": failed to get converter for \"quay.io/legacy-org/netcheck:latest\": Pulling Schema 1 images have been deprecated and disabled by default since containerd v2.0. As a workaround you may set an environment variable `CONTAINERD_ENABLE_DEPRECATED_PULL_SCHEMA_1_IMAGE=1`, but this will be completely removed in containerd v2.1."
+        Oct 02 07:55:48 gke-pool-3-a1b2 kubelet[1810]: E1002 07:55:48.400120    1810 pod_workers.go:1301] "Error syncing pod, skipping" err="failed to \"StartContainer\" for \"netcheck\" with ImagePullBackOff: \"Back-off pulling image \\\"quay.io/legacy-org/netcheck\\\"\"" pod="ops/netcheck-x7k2p" podUID="8a8f37eb-120f-4c02-a48c-d8b74a1e2d33"
+      expect: [image-schema1-disabled]
+      forbid: [image-pull-backoff]
 """#),
         ("kubelet-apiserver-x509.yaml", #"""
 id: kubelet-apiserver-x509
@@ -2629,6 +3055,108 @@ examples:
       expect: [layer-short-read]
       forbid: [image-pull-backoff]
 """#),
+        ("layer-unexpected-commit-digest.yaml", #"""
+id: layer-unexpected-commit-digest
+title: Downloaded blob does not match its digest (unexpected commit digest / size)
+severity: error
+component: containerd
+family: image-pull
+groupBy: image
+signals:
+  - name: unexpected-commit-digest
+    literals: ["unexpected commit digest"]
+    regex: '^(?:.*?(?:(?:[Pp]ull(?:ing)?(?: and unpack)?|sandbox) image|PullImage) ["“](?<image>[^"”]+)["”])?(?:.*?failed commit on ref ["“](?<ingestRef>[a-z]+-sha256:[0-9a-f]{64})["”])?.*?unexpected commit digest (?<digestActual>sha256:[0-9a-f]{64}), expected (?<digestExpected>sha256:[0-9a-f]{64})(?:.*?\bimage"?[:=]"(?<image2>[^"]+)")?(?:.*?\bpod"?[:=]"(?<pod>[^"]+)")?'
+  - name: empty-content
+    context: true
+    literals: ["e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"]
+    regex: '^(?:.*?(?:(?:[Pp]ull(?:ing)?(?: and unpack)?|sandbox) image|PullImage) ["“](?<image>[^"”]+)["”])?.*?unexpected commit digest sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855, expected (?<digestExpected>sha256:[0-9a-f]{64})(?:.*?\bimage"?[:=]"(?<image2>[^"]+)")?'
+  - name: unexpected-commit-size
+    literals: ["unexpected commit size"]
+    regex: '^(?:.*?(?:(?:[Pp]ull(?:ing)?(?: and unpack)?|sandbox) image|PullImage) ["“](?<image>[^"”]+)["”])?(?:.*?failed commit on ref ["“](?<ingestRef>[a-z]+-sha256:[0-9a-f]{64})["”])?.*?unexpected commit size (?<sizeActual>\d+), expected (?<sizeExpected>\d+)(?:.*?\bimage"?[:=]"(?<image2>[^"]+)")?(?:.*?\bpod"?[:=]"(?<pod>[^"]+)")?'
+  - name: size-validation
+    literals: ["failed size validation"]
+    regex: '^(?:.*?(?:(?:[Pp]ull(?:ing)?(?: and unpack)?|sandbox) image|PullImage) ["“](?<image>[^"”]+)["”])?.*?["“](?<ingestRef>[a-z]+-sha256:[0-9a-f]{64})["”] failed size validation: (?<sizes>\d+ != \d+)(?:.*?\bimage"?[:=]"(?<image2>[^"]+)")?(?:.*?\bpod"?[:=]"(?<pod>[^"]+)")?'
+  - name: docker-layer-verification
+    literals: ["filesystem layer verification failed"]
+    regex: '^(?:.*?(?:[Pp]ull(?:ing)? image|PullImage) ["“](?<image>[^"”]+)["”])?.*?filesystem layer verification failed for digest (?<digestExpected>sha256:[0-9a-f]{64})(?:.*?\bimage"?[:=]"(?<image2>[^"]+)")?(?:.*?\bpod"?[:=]"(?<pod>[^"]+)")?'
+  - name: sandbox-pod
+    context: true
+    literals: ["unexpected commit digest", "unexpected commit size"]
+    regex: '&PodSandboxMetadata\{Name:(?<pod>[^,]+),Uid:(?<podUID>[^,]+),Namespace:(?<podNamespace>[^,}]+).*?sandbox image ["“](?<image>[^"”]+)["”].*?(?:unexpected commit digest|unexpected commit size)'
+outcomes:
+  - when: [unexpected-commit-digest, empty-content]
+    severity: error
+    confidence: high
+    note: The actual digest is sha256:e3b0c442...b855, the hash of zero bytes; nothing was written, so the partial ingest is empty/stale or the registry or a proxy answered with an empty body.
+  - any: [unexpected-commit-digest, docker-layer-verification]
+    severity: error
+    confidence: high
+  - any: [unexpected-commit-size, size-validation]
+    severity: error
+    confidence: medium
+    note: The blob ended with a different byte count than its descriptor declares; a truncated transfer or a stale partial ingest.
+supersedes: [image-pull-backoff]
+related: [layer-short-read, registry-network-failure, disk-full-during-unpack]
+rootCause: |
+  containerd streams each blob into an ingest under
+  /var/lib/containerd/io.containerd.content.v1.content/ingest/ and, on commit, hashes what it
+  wrote and compares it with the descriptor digest. They differ:
+  `failed commit on ref "layer-sha256:<want>": unexpected commit digest sha256:<got>, expected
+  sha256:<want>: failed precondition` (kubelet: `code = FailedPrecondition`). The bytes on disk are
+  not the bytes the manifest promised:
+  - <got> = sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 is the hash of
+    empty input: 0 bytes were written. A stale or truncated partial ingest from an earlier
+    interrupted pull (containerd resumes it), a registry/CDN/proxy that answered 200 with an empty
+    body, or a full disk while writing;
+  - any other <got>: the download was truncated or altered on the way (a proxy or LB cutting
+    long downloads, TLS-inspecting middleboxes rewriting content, a pull-through cache serving a
+    corrupt or wrong blob), or the registry stores a blob whose content does not match its name
+    (broken replication, e.g. Harbor with a bad storage backend).
+  The sibling `unexpected commit size N, expected M` and `"<ref>" failed size validation: M != N`
+  mean the byte count was wrong. Docker reports the same class as `filesystem layer verification
+  failed for digest`.
+remediation: |
+  1. Remove the stale partial download and retry: list it with `ctr -n k8s.io content active`,
+     then either `ctr -n k8s.io content rm <digest>` or stop containerd, delete the matching
+     directory under /var/lib/containerd/io.containerd.content.v1.content/ingest/, start
+     containerd and re-pull (`crictl pull <ref>`).
+  2. If it recurs with a non-empty digest, download the blob outside containerd and check it:
+     `crane blob <repo>@<want> | sha256sum` (or `curl` the /v2/<repo>/blobs/<want> URL through the
+     same proxy); a mismatch points to the registry, cache or proxy.
+  3. Check proxies, TLS inspection and load balancers on the path for size or time limits on long
+     downloads; exempt the registry and its blob CDN, or use a mirror close to the node.
+  4. Check free space on the containerd root (`df -h /var/lib/containerd`).
+  5. If the registry itself serves a corrupt blob, re-push the image (and run the registry's
+     garbage collection / storage consistency checks).
+references:
+  - https://github.com/containerd/containerd/issues/3974
+  - https://github.com/containerd/containerd/issues/4908
+  - https://github.com/containerd/containerd/issues/1893
+  - https://github.com/containerd/containerd/blob/main/plugins/content/local/writer.go
+examples:
+  match:
+    - 'Dec 09 03:12:55 wk-build-6 containerd[1066]: time="2025-12-09T03:12:55.447102883Z" level=error msg="PullImage \"docker.io/library/gradle:8.10-jdk21\" failed" error="failed to pull and unpack image \"docker.io/library/gradle:8.10-jdk21\": failed commit on ref \"layer-sha256:6edf3b7e9bfead4a0b0967196ae2ce8abf26d4006a405f87200d7bf922fd40ad\": unexpected commit digest sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855, expected sha256:6edf3b7e9bfead4a0b0967196ae2ce8abf26d4006a405f87200d7bf922fd40ad: failed precondition"'
+    - 'Dec 09 03:12:55 wk-build-6 kubelet[1602]: E1209 03:12:55.448019    1602 log.go:32] "PullImage from image service failed" err="rpc error: code = FailedPrecondition desc = failed to pull and unpack image \"docker.io/library/gradle:8.10-jdk21\": failed commit on ref \"layer-sha256:6edf3b7e9bfead4a0b0967196ae2ce8abf26d4006a405f87200d7bf922fd40ad\": unexpected commit digest sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855, expected sha256:6edf3b7e9bfead4a0b0967196ae2ce8abf26d4006a405f87200d7bf922fd40ad: failed precondition" image="gradle:8.10-jdk21"'
+    - 'Failed to pull image "nvcr.example.com/ml/trainer:24.03": rpc error: code = FailedPrecondition desc = failed to pull and unpack image "nvcr.example.com/ml/trainer:24.03": failed commit on ref "layer-sha256:cabea7cbe0b97ff7abd62a0468690b546760c2c2eb747c21158e2285096600b8": unexpected commit digest sha256:c48f9ccb6e2fb3b006e2ca0ce7591e5c792bd39f7c25c5e9c4b72b81854c85f7, expected sha256:cabea7cbe0b97ff7abd62a0468690b546760c2c2eb747c21158e2285096600b8: failed precondition'
+    - 'FATA[0004] failed commit on ref "layer-sha256:cabea7cbe0b97ff7abd62a0468690b546760c2c2eb747c21158e2285096600b8": commit failed: unexpected commit digest sha256:56c982e706a6ce5e0e0912d746052b05fe285cbb230f146a016f81ab6ca600d3, expected sha256:cabea7cbe0b97ff7abd62a0468690b546760c2c2eb747c21158e2285096600b8: failed precondition'
+    - '{"ts":1765249975448.0,"caller":"cri-client/remote_image.go:180","msg":"PullImage from image service failed","err":"rpc error: code = FailedPrecondition desc = failed to pull and unpack image \"nvcr.example.com/ml/trainer:24.03\": failed commit on ref \"layer-sha256:cabea7cbe0b97ff7abd62a0468690b546760c2c2eb747c21158e2285096600b8\": unexpected commit size 1048576, expected 734003200: failed precondition","image":"nvcr.example.com/ml/trainer:24.03"}'
+    - 'Dec 09 03:20:41 wk-build-6 kubelet[1602]: E1209 03:20:41.771239    1602 pod_workers.go:1301] "Error syncing pod, skipping" err="failed to \"StartContainer\" for \"trainer\" with ErrImagePull: \"rpc error: code = FailedPrecondition desc = failed to pull and unpack image \\\"nvcr.example.com/ml/trainer:24.03\\\": \\\"layer-sha256:cabea7cbe0b97ff7abd62a0468690b546760c2c2eb747c21158e2285096600b8\\\" failed size validation: 734003200 != 12467913: failed precondition\"" pod="ml/trainer-0" podUID="e6de7053-1b5c-4ddf-9217-05e60ac9bdd0"'
+    - 'Dec 09 03:25:09 docker-node-4 dockerd[911]: time="2025-12-09T03:25:09.118228004Z" level=error msg="Handler for POST /v1.43/images/create returned error: filesystem layer verification failed for digest sha256:f35ce6469badba537aa40716db701a33f90ef873896ecc1bece88251101b7487"'
+    - 'Dec 09 03:30:22 wk-build-6 containerd[1066]: time="2025-12-09T03:30:22.660118304Z" level=error msg="RunPodSandbox for &PodSandboxMetadata{Name:builder-9k2xq,Uid:f6a0d08e-ceb9-467e-8ed3-9c985a16823e,Namespace:ci,Attempt:0,} failed, error" error="failed to get sandbox image \"registry.k8s.io/pause:3.10\": failed to pull image \"registry.k8s.io/pause:3.10\": failed to pull and unpack image \"registry.k8s.io/pause:3.10\": failed commit on ref \"layer-sha256:b4f4a07f563cfe45bfa0b0fcabe66bbc564f98120317e45fd8aa3deb67689b4f\": unexpected commit digest sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855, expected sha256:b4f4a07f563cfe45bfa0b0fcabe66bbc564f98120317e45fd8aa3deb67689b4f: failed precondition"'
+  noMatch:
+    - 'Dec 09 03:12:55 wk-build-6 containerd[1066]: time="2025-12-09T03:12:55.447102883Z" level=error msg="PullImage \"docker.io/library/gradle:8.10-jdk21\" failed" error="failed to pull and unpack image \"docker.io/library/gradle:8.10-jdk21\": failed to copy: httpReadSeeker: failed open: short read: expected 183411207 bytes but got 1048576: unexpected EOF"'
+    - 'Dec 09 03:12:55 wk-build-6 containerd[1066]: time="2025-12-09T03:12:55.447102883Z" level=error msg="PullImage \"docker.io/library/gradle:8.10-jdk21\" failed" error="failed to pull and unpack image \"docker.io/library/gradle:8.10-jdk21\": failed to extract layer sha256:6edf3b7e9bfead4a0b0967196ae2ce8abf26d4006a405f87200d7bf922fd40ad: failed to get reader from content store: content digest sha256:cabea7cbe0b97ff7abd62a0468690b546760c2c2eb747c21158e2285096600b8: not found"'
+    - 'Dec 09 03:12:55 wk-build-6 containerd[1066]: time="2025-12-09T03:12:55.447102883Z" level=info msg="ImageCreate event name:\"sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\""'
+  scenarios:
+    - name: empty stale ingest for a layer, kubelet backs off
+      log: |
+        Dec 09 03:12:41 wk-build-6 containerd[1066]: time="2025-12-09T03:12:41.900130881Z" level=info msg="PullImage \"docker.io/library/gradle:8.10-jdk21\""
+        Dec 09 03:12:55 wk-build-6 containerd[1066]: time="2025-12-09T03:12:55.447102883Z" level=error msg="PullImage \"docker.io/library/gradle:8.10-jdk21\" failed" error="failed to pull and unpack image \"docker.io/library/gradle:8.10-jdk21\": failed commit on ref \"layer-sha256:6edf3b7e9bfead4a0b0967196ae2ce8abf26d4006a405f87200d7bf922fd40ad\": unexpected commit digest sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855, expected sha256:6edf3b7e9bfead4a0b0967196ae2ce8abf26d4006a405f87200d7bf922fd40ad: failed precondition"
+        Dec 09 03:12:55 wk-build-6 kubelet[1602]: E1209 03:12:55.448019    1602 log.go:32] "PullImage from image service failed" err="rpc error: code = FailedPrecondition desc = failed to pull and unpack image \"docker.io/library/gradle:8.10-jdk21\": failed commit on ref \"layer-sha256:6edf3b7e9bfead4a0b0967196ae2ce8abf26d4006a405f87200d7bf922fd40ad\": unexpected commit digest sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855, expected sha256:6edf3b7e9bfead4a0b0967196ae2ce8abf26d4006a405f87200d7bf922fd40ad: failed precondition" image="gradle:8.10-jdk21"
+        Dec 09 03:13:10 wk-build-6 kubelet[1602]: E1209 03:13:10.229117    1602 pod_workers.go:1301] "Error syncing pod, skipping" err="failed to \"StartContainer\" for \"build\" with ImagePullBackOff: \"Back-off pulling image \\\"gradle:8.10-jdk21\\\"\"" pod="ci/builder-9k2xq" podUID="f6a0d08e-ceb9-467e-8ed3-9c985a16823e"
+      expect: [layer-unexpected-commit-digest]
+      forbid: [image-pull-backoff]
+"""#),
         ("mismatched-rootfs-layers.yaml", #"""
 id: mismatched-rootfs-layers
 title: Image layers do not match the config's rootfs (unrecognised layer media types)
@@ -2711,6 +3239,183 @@ examples:
         Oct 03 17:22:08 wk-arm-5 containerd[877]: time="2025-10-03T17:22:08.990318216Z" level=warning msg="reference for unknown type: application/vnd.docker.image.rootfs.diff.tar.zstd" digest="sha256:09ddaf804dcc360fe389eb88d2aac1477f3ada3dd4d983317d0450ced519c284" mediatype=application/vnd.docker.image.rootfs.diff.tar.zstd size=3145728
         Oct 03 17:22:09 wk-arm-5 containerd[877]: time="2025-10-03T17:22:09.412096601Z" level=error msg="PullImage \"ghcr.io/example/spin-hello:0.3.1\" failed" error="failed to pull and unpack image \"ghcr.io/example/spin-hello:0.3.1\": failed to unpack image on snapshotter overlayfs: mismatched image rootfs and manifest layers"
       expect: [mismatched-rootfs-layers]
+"""#),
+        ("oci-runtime-create-failed.yaml", #"""
+id: oci-runtime-create-failed
+title: 'The OCI runtime (runc) failed to create or start the container (unclassified tail)'
+severity: error
+component: runc
+family: runtime
+groupBy: pod
+signals:
+  - name: runtime-create-failed
+    literals: ['OCI runtime create failed', 'OCI runtime start failed', 'oci runtime error', 'failed to create shim', 'runc create failed', 'unable to start container process', 'starting container process caused']
+    regex: '^(?=(?:.*?(?:StartContainer (?:for )?"|containerID"?[=:] ?"?|failed to start containerd task "|ContainerID:|container_id:"?)(?<container>[0-9a-f]{64}))?)(?=(?:.*?(?:within sandbox "|for sandbox "|sandbox container task "|podSandboxID"?[=:] ?"?)(?<sandbox>[0-9a-f]{64}))?)(?=(?:.*?(?:\bpod"?[=:] ?"|"pod":\{"name":"|(?:^|\s)pod/|PodSandboxMetadata\{Name:|(?:in pod |\(")(?=[a-z0-9.-]+_[a-z0-9-]+\())(?<pod>[a-z0-9][a-z0-9.-]*(?:/[a-z0-9][a-z0-9.-]*)?))?)(?=(?:.*?(?:,Namespace:|"namespace":"|[a-z0-9]_(?=[a-z0-9-]+\((?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})\)))(?<podNamespace>[a-z0-9][a-z0-9-]*))?)(?=(?:.*?(?:podUID"?[=:] ?"?|,Uid:|_[a-z0-9-]+\()(?<podUID>(?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})))?)(?!.*(?:exec: ?["“”][^"“”]*["“”]: ?(?:executable file not found|stat |permission denied)|exec format error|exec user process caused|expected cgroupsPath|for systemd cgroups, got|unable to apply cgroup configuration|applying cgroup configuration for process|error setting cgroup config for procHooks process|failed to write [^\n]{0,160}?/sys/fs/cgroup/|mkdir /sys/fs/cgroup/[^:"\s]+: (?:cannot allocate memory|no space left on device)|ttrpc: closed|failed to start shim|Failed to check if grpc server is working|failed to mount rootfs component|mount options is too long|snapshotter not loaded: overlayfs|failed to mount \S*?(?:tmpmounts/|/tmp/)containerd-mount\d+|container init was OOM-killed|possibly OOM-killed|unable to retrieve OCI runtime error \([^)]*\): (?:exec: ?"[^"]+"|fork/exec \S+): (?:executable file not found|no such file or directory)))(?:(?!OCI runtime exec failed|exec failed:|failed to exec in container).)*?(?:OCI runtime create failed|OCI runtime start failed|oci runtime error(?!: exec failed)|failed to create shim task|failed to create shim:|runc create failed|unable to start container process|starting container process caused)(?:.*(?:failed to create shim(?: task)?|OCI runtime (?:create|start) failed|oci runtime error|runc create failed|unable to start container process|starting container process caused|error during container init|container init caused|(?:container|process|rootfs)_linux\.go:\d+))?[:\s"]{0,4}(?<cause>(?:(?!"*: unknown|"+\.?(?:\s+[a-zA-Z]+=|\s*$)).){1,300})?'
+fallback: true
+rootCause: |
+  The shim asked runc to create (or start) the container's init process and runc refused. containerd
+  wraps runc's stderr as "OCI runtime create failed: <runc message>: unknown" (the trailing
+  "unknown" is the errdefs rendering of an untyped error that crossed ttrpc), CRI adds "failed to
+  create containerd task: failed to create shim task:" (containerd >= 1.6; 1.5 says "failed to
+  create shim:"), and kubelet reports CreateContainerError / RunContainerError (StartError, exit
+  code 128) or, for a pod sandbox, FailedCreatePodSandBox.
+  The real cause is the text after the last wrapper: runc >= 1.1 "runc create failed: unable to
+  start container process: error during container init: ...", runc <= 1.0.0-rc93
+  "container_linux.go:NNN: starting container process caused: ...", older runc the same with the
+  cause in quotes. This verdict is the umbrella: it is shown only when no more specific rule
+  (missing executable, exec format error, cgroup driver mismatch, cgroup apply failure, shim death,
+  rootfs mount failure, OOM during init) recognised the tail. Common unclassified tails: a volume or
+  subPath whose type does not match the mount target ("error mounting ... to rootfs at ...: not a
+  directory"), AppArmor / SELinux / seccomp refusing the profile, sysctls or capabilities the
+  kernel or user namespace does not allow, a failing OCI hook (GPU / device plugins).
+remediation: |
+  1. Read the `cause` detail of this verdict (the runc message after the wrappers); it names the
+     failing step (mount, apparmor, seccomp, sysctl, hook, capability).
+  2. Find the pod and container: `kubectl describe pod <pod>` (Last State / Events), then on the
+     node `journalctl -u containerd -u kubelet --since -1h | grep <container-id>` and
+     `crictl ps -a --name <container>` / `crictl inspect <container-id>`.
+  3. Mount tails ("not a directory", "no such file or directory" on a hostPath/subPath): make the
+     hostPath `type:` match (File vs Directory), create the source path, or fix the subPath.
+     AppArmor/seccomp: `aa-status` must list the profile; localhost seccomp profiles live under
+     /var/lib/kubelet/seccomp/. Hooks: run the hook binary by hand (`nvidia-container-runtime-hook`
+     etc.) and check its config.
+  4. Reproduce outside Kubernetes with the same runtime: `ctr -n k8s.io run --rm <image> t1` or
+     `crictl runp/create/start`; compare `runc --version` and `containerd --version` with the
+     versions the workload was validated on.
+references:
+  - https://github.com/containerd/containerd/blob/main/cmd/containerd-shim-runc-v2/process/init.go
+  - https://github.com/containerd/containerd/blob/main/core/runtime/v2/task_manager.go
+  - https://github.com/opencontainers/runc/blob/main/libcontainer/process_linux.go
+  - https://kubernetes.io/docs/tasks/debug/debug-application/debug-pods/
+examples:
+  match:
+    - 'Feb 03 07:41:12 wk-ams-3 containerd[902]: time="2026-02-03T07:41:12.553920114Z" level=error msg="StartContainer for \"4ca076775d1c6937bf7ea66cb145d16e5e6f329113c50649898a64381d55530f\" failed" error="failed to create containerd task: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: error during container init: error mounting \"/var/lib/kubelet/pods/d0750ee1-dbc4-4fd4-b54f-3041c7177423/volume-subpaths/app-config/web/0\" to rootfs at \"/etc/nginx/nginx.conf\": mount /var/lib/kubelet/pods/d0750ee1-dbc4-4fd4-b54f-3041c7177423/volume-subpaths/app-config/web/0:/etc/nginx/nginx.conf (via /proc/self/fd/6), flags: 0x5001: not a directory: unknown"'
+    - 'Feb 03 07:41:12 wk-ams-3 kubelet[1150]: E0203 07:41:12.560118    1150 pod_workers.go:1298] "Error syncing pod, skipping" err="failed to \"StartContainer\" for \"web\" with RunContainerError: \"failed to create containerd task: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: error during container init: unable to apply apparmor profile: apparmor failed to apply profile: write /proc/self/attr/apparmor/exec: no such file or directory: unknown\"" pod="edge/web-6f7d9c8b5-kx2lp" podUID="d0750ee1-dbc4-4fd4-b54f-3041c7177423"'
+    - 'Error: failed to create containerd task: OCI runtime create failed: container_linux.go:370: starting container process caused: process_linux.go:459: container init caused: apply caps: operation not permitted: unknown'
+    - 'docker: Error response from daemon: OCI runtime create failed: container_linux.go:349: starting container process caused "process_linux.go:449: container init caused \"write sysctl key net.core.somaxconn: open /proc/sys/net/core/somaxconn: no such file or directory\"": unknown.'
+    - '{"ts":1770104472561.2,"caller":"log/log.go:32","msg":"StartContainer from runtime service failed","err":"rpc error: code = Unknown desc = failed to create containerd task: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: error during container init: error setting seccomp filter: invalid argument: unknown","containerID":"4ca076775d1c6937bf7ea66cb145d16e5e6f329113c50649898a64381d55530f"}'
+    - '2026-02-03T07:44:09+0100 wk-ams-3 containerd[902]: time="2026-02-03T06:44:09.201844023Z" level=error msg="RunPodSandbox for &PodSandboxMetadata{Name:ingest-0,Uid:9faf5e08-93fe-4d9f-bd06-b3a44f530410,Namespace:etl,Attempt:0,} failed, error" error="failed to create containerd task: failed to create shim: OCI runtime create failed: container_linux.go:380: starting container process caused: process_linux.go:545: container init caused: rootfs_linux.go:76: mounting \"proc\" to rootfs at \"/proc\" caused: mount through procfd: operation not permitted: unknown"'
+    - 'docker: Error response from daemon: oci runtime error: container_linux.go:247: starting container process caused "process_linux.go:364: container init caused \"write /proc/self/attr/exec: invalid argument\"".'
+    - 'Warning  Failed     9s (x3 over 31s)  kubelet  Error: failed to start containerd task: OCI runtime start failed: cannot start a container that has stopped: unknown'
+  noMatch:
+    - 'Feb 03 07:52:40 wk-ams-3 kubelet[1150]: E0203 07:52:40.102331    1150 prober.go:104] "Probe errored" err="rpc error: code = Unknown desc = failed to exec in container: failed to start exec \"e61af2d93304585f3df81d8aa8030a88350a23166d3f5fa911cb0b67a67db38a\": OCI runtime exec failed: exec failed: cannot exec in a stopped container: unknown" probeType="Readiness" pod="edge/web-6f7d9c8b5-kx2lp" podUID="d0750ee1-dbc4-4fd4-b54f-3041c7177423" containerName="web"'
+    - 'Feb 03 07:41:12 wk-ams-3 containerd[902]: time="2026-02-03T07:41:12.553920114Z" level=error msg="StartContainer for \"4ca076775d1c6937bf7ea66cb145d16e5e6f329113c50649898a64381d55530f\" failed" error="failed to create containerd task: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: \"/srv/run\": stat /srv/run: no such file or directory: unknown"'
+    - 'Feb 03 07:41:10 wk-ams-3 containerd[902]: time="2026-02-03T07:41:10.981034112Z" level=info msg="StartContainer for \"4ca076775d1c6937bf7ea66cb145d16e5e6f329113c50649898a64381d55530f\" returns successfully"'
+  scenarios:
+    - name: 'subPath type mismatch is only classified by the umbrella'
+      log: |
+        Feb 03 07:41:11 wk-ams-3 containerd[902]: time="2026-02-03T07:41:11.902113350Z" level=info msg="CreateContainer within sandbox \"ace0d7a309e50030b24e36b9b5307913dea7c7dc972f9bce06dc2e064d643250\" for &ContainerMetadata{Name:web,Attempt:2,} returns container id \"4ca076775d1c6937bf7ea66cb145d16e5e6f329113c50649898a64381d55530f\""
+        Feb 03 07:41:11 wk-ams-3 containerd[902]: time="2026-02-03T07:41:11.905220871Z" level=info msg="StartContainer for \"4ca076775d1c6937bf7ea66cb145d16e5e6f329113c50649898a64381d55530f\""
+        Feb 03 07:41:12 wk-ams-3 containerd[902]: time="2026-02-03T07:41:12.553920114Z" level=error msg="StartContainer for \"4ca076775d1c6937bf7ea66cb145d16e5e6f329113c50649898a64381d55530f\" failed" error="failed to create containerd task: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: error during container init: error mounting \"/var/lib/kubelet/pods/d0750ee1-dbc4-4fd4-b54f-3041c7177423/volume-subpaths/app-config/web/0\" to rootfs at \"/etc/nginx/nginx.conf\": mount /var/lib/kubelet/pods/d0750ee1-dbc4-4fd4-b54f-3041c7177423/volume-subpaths/app-config/web/0:/etc/nginx/nginx.conf (via /proc/self/fd/6), flags: 0x5001: not a directory: unknown"
+        Feb 03 07:41:12 wk-ams-3 kubelet[1150]: E0203 07:41:12.559802    1150 log.go:32] "StartContainer from runtime service failed" err="rpc error: code = Unknown desc = failed to create containerd task: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: error during container init: error mounting \"/var/lib/kubelet/pods/d0750ee1-dbc4-4fd4-b54f-3041c7177423/volume-subpaths/app-config/web/0\" to rootfs at \"/etc/nginx/nginx.conf\": mount /var/lib/kubelet/pods/d0750ee1-dbc4-4fd4-b54f-3041c7177423/volume-subpaths/app-config/web/0:/etc/nginx/nginx.conf (via /proc/self/fd/6), flags: 0x5001: not a directory: unknown" containerID="4ca076775d1c6937bf7ea66cb145d16e5e6f329113c50649898a64381d55530f"
+      expect: [oci-runtime-create-failed]
+    - name: 'a classified tail leaves the umbrella silent'
+      log: |
+        Feb 03 07:41:12 wk-ams-3 containerd[902]: time="2026-02-03T07:41:12.553920114Z" level=error msg="StartContainer for \"4ca076775d1c6937bf7ea66cb145d16e5e6f329113c50649898a64381d55530f\" failed" error="failed to create containerd task: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: \"/srv/run\": stat /srv/run: no such file or directory: unknown"
+        Feb 03 07:41:12 wk-ams-3 kubelet[1150]: E0203 07:41:12.559802    1150 log.go:32] "StartContainer from runtime service failed" err="rpc error: code = Unknown desc = failed to create containerd task: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: \"/srv/run\": stat /srv/run: no such file or directory: unknown" containerID="4ca076775d1c6937bf7ea66cb145d16e5e6f329113c50649898a64381d55530f"
+      expect: [runtime-executable-not-found]
+      forbid: [oci-runtime-create-failed]
+"""#),
+        ("overlay-mount-failed.yaml", #"""
+id: overlay-mount-failed
+title: 'The overlayfs snapshot could not be mounted (snapshotter not loaded, unsupported backing filesystem, or mount options too long)'
+severity: error
+component: containerd
+family: runtime
+groupBy: node
+signals:
+  - name: snapshotter-not-loaded
+    literals: ['snapshotter not loaded: overlayfs']
+    regex: '^(?=(?:.*?(?:StartContainer (?:for )?"|containerID"?[=:] ?"?|failed to start containerd task "|ContainerID:|container_id:"?)(?<container>[0-9a-f]{64}))?)(?=(?:.*?(?:within sandbox "|for sandbox "|sandbox container task "|podSandboxID"?[=:] ?"?)(?<sandbox>[0-9a-f]{64}))?)(?=(?:.*?(?:\bpod"?[=:] ?"|"pod":\{"name":"|(?:^|\s)pod/|PodSandboxMetadata\{Name:|(?:in pod |\(")(?=[a-z0-9.-]+_[a-z0-9-]+\())(?<pod>[a-z0-9][a-z0-9.-]*(?:/[a-z0-9][a-z0-9.-]*)?))?)(?=(?:.*?(?:,Namespace:|"namespace":"|[a-z0-9]_(?=[a-z0-9-]+\((?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})\)))(?<podNamespace>[a-z0-9][a-z0-9-]*))?)(?=(?:.*?(?:podUID"?[=:] ?"?|,Uid:|_[a-z0-9-]+\()(?<podUID>(?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})))?)(?=(?:.*?(?:failed to pull and unpack image |PullImage |Failed to pull image )["“”](?<image>[^"“”]+)["“”])?)(?=(?:.*?failed to extract layer \(?(?:\S+ )?(?<digestLayer>sha256:[0-9a-f]{64}))?).*?snapshotter not loaded: overlayfs(?::\s*(?<errno>[a-z][a-z ]*[a-z]))?'
+  - name: overlay-plugin-failed
+    literals: ['io.containerd.snapshotter.v1.overlayfs']
+    regex: '^(?=(?:.*?(?:StartContainer (?:for )?"|containerID"?[=:] ?"?|failed to start containerd task "|ContainerID:|container_id:"?)(?<container>[0-9a-f]{64}))?)(?=(?:.*?(?:within sandbox "|for sandbox "|sandbox container task "|podSandboxID"?[=:] ?"?)(?<sandbox>[0-9a-f]{64}))?)(?=(?:.*?(?:\bpod"?[=:] ?"|"pod":\{"name":"|(?:^|\s)pod/|PodSandboxMetadata\{Name:|(?:in pod |\(")(?=[a-z0-9.-]+_[a-z0-9-]+\())(?<pod>[a-z0-9][a-z0-9.-]*(?:/[a-z0-9][a-z0-9.-]*)?))?)(?=(?:.*?(?:,Namespace:|"namespace":"|[a-z0-9]_(?=[a-z0-9-]+\((?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})\)))(?<podNamespace>[a-z0-9][a-z0-9-]*))?)(?=(?:.*?(?:podUID"?[=:] ?"?|,Uid:|_[a-z0-9-]+\()(?<podUID>(?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})))?)(?=(?:.*?(?:failed to pull and unpack image |PullImage |Failed to pull image )["“”](?<image>[^"“”]+)["“”])?)(?=(?:.*?failed to extract layer \(?(?:\S+ )?(?<digestLayer>sha256:[0-9a-f]{64}))?).*?(?:failed to load plugin|skip loading plugin) "?io.containerd.snapshotter.v1.overlayfs(?:.*?(?<cause>does not support d_type|not supported as upperdir|overlayfs (?:is )?not supported[^"]*))?'
+  - name: tmpmount-failed
+    literals: ['failed to mount']
+    regex: '^(?=(?:.*?(?:StartContainer (?:for )?"|containerID"?[=:] ?"?|failed to start containerd task "|ContainerID:|container_id:"?)(?<container>[0-9a-f]{64}))?)(?=(?:.*?(?:within sandbox "|for sandbox "|sandbox container task "|podSandboxID"?[=:] ?"?)(?<sandbox>[0-9a-f]{64}))?)(?=(?:.*?(?:\bpod"?[=:] ?"|"pod":\{"name":"|(?:^|\s)pod/|PodSandboxMetadata\{Name:|(?:in pod |\(")(?=[a-z0-9.-]+_[a-z0-9-]+\())(?<pod>[a-z0-9][a-z0-9.-]*(?:/[a-z0-9][a-z0-9.-]*)?))?)(?=(?:.*?(?:,Namespace:|"namespace":"|[a-z0-9]_(?=[a-z0-9-]+\((?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})\)))(?<podNamespace>[a-z0-9][a-z0-9-]*))?)(?=(?:.*?(?:podUID"?[=:] ?"?|,Uid:|_[a-z0-9-]+\()(?<podUID>(?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})))?)(?=(?:.*?(?:failed to pull and unpack image |PullImage |Failed to pull image )["“”](?<image>[^"“”]+)["“”])?)(?=(?:.*?failed to extract layer \(?(?:\S+ )?(?<digestLayer>sha256:[0-9a-f]{64}))?).*?failed to mount (?<path>\S*?(?:tmpmounts/|/tmp/)containerd-mount\d+)(?::\s*(?<errno>[a-z][a-z ]*[a-z]))?'
+  - name: rootfs-mount-failed
+    literals: ['failed to mount rootfs component', 'mount options is too long']
+    regex: '^(?=(?:.*?(?:StartContainer (?:for )?"|containerID"?[=:] ?"?|failed to start containerd task "|ContainerID:|container_id:"?)(?<container>[0-9a-f]{64}))?)(?=(?:.*?(?:within sandbox "|for sandbox "|sandbox container task "|podSandboxID"?[=:] ?"?)(?<sandbox>[0-9a-f]{64}))?)(?=(?:.*?(?:\bpod"?[=:] ?"|"pod":\{"name":"|(?:^|\s)pod/|PodSandboxMetadata\{Name:|(?:in pod |\(")(?=[a-z0-9.-]+_[a-z0-9-]+\())(?<pod>[a-z0-9][a-z0-9.-]*(?:/[a-z0-9][a-z0-9.-]*)?))?)(?=(?:.*?(?:,Namespace:|"namespace":"|[a-z0-9]_(?=[a-z0-9-]+\((?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})\)))(?<podNamespace>[a-z0-9][a-z0-9-]*))?)(?=(?:.*?(?:podUID"?[=:] ?"?|,Uid:|_[a-z0-9-]+\()(?<podUID>(?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})))?)(?=(?:.*?(?:failed to pull and unpack image |PullImage |Failed to pull image )["“”](?<image>[^"“”]+)["“”])?)(?=(?:.*?failed to extract layer \(?(?:\S+ )?(?<digestLayer>sha256:[0-9a-f]{64}))?).*?(?:failed to mount rootfs component|mount options is too long)(?:[^:]*:\s*(?<errno>[a-z][a-z ]*[a-z]))?'
+  - name: mount-callback-failed
+    literals: ['mount callback failed']
+    regex: '^(?=(?:.*?(?:StartContainer (?:for )?"|containerID"?[=:] ?"?|failed to start containerd task "|ContainerID:|container_id:"?)(?<container>[0-9a-f]{64}))?)(?=(?:.*?(?:within sandbox "|for sandbox "|sandbox container task "|podSandboxID"?[=:] ?"?)(?<sandbox>[0-9a-f]{64}))?)(?=(?:.*?(?:\bpod"?[=:] ?"|"pod":\{"name":"|(?:^|\s)pod/|PodSandboxMetadata\{Name:|(?:in pod |\(")(?=[a-z0-9.-]+_[a-z0-9-]+\())(?<pod>[a-z0-9][a-z0-9.-]*(?:/[a-z0-9][a-z0-9.-]*)?))?)(?=(?:.*?(?:,Namespace:|"namespace":"|[a-z0-9]_(?=[a-z0-9-]+\((?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})\)))(?<podNamespace>[a-z0-9][a-z0-9-]*))?)(?=(?:.*?(?:podUID"?[=:] ?"?|,Uid:|_[a-z0-9-]+\()(?<podUID>(?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})))?)(?=(?:.*?(?:failed to pull and unpack image |PullImage |Failed to pull image )["“”](?<image>[^"“”]+)["“”])?)(?=(?:.*?failed to extract layer \(?(?:\S+ )?(?<digestLayer>sha256:[0-9a-f]{64}))?)(?!.*(?:no space left on device|disk quota exceeded|archive/tar|unexpected EOF|content digest|wrong diff id|short read)).*?mount callback failed on (?<path>\S*?(?:tmpmounts/|/tmp/)containerd-mount\d+)(?::\s*(?<cause>(?:(?!"*: unknown|"+\.?(?:\s+[a-zA-Z]+=|\s*$)).){1,200}))?'
+  - name: kernel-overlay-refused
+    context: true
+    literals: ['not supported as upperdir', 'maximum fs stacking depth exceeded']
+    regex: 'overlayfs: (?:filesystem on .*not supported as upperdir|maximum fs stacking depth exceeded)'
+outcomes:
+  - any: [snapshotter-not-loaded, overlay-plugin-failed]
+    severity: critical
+    confidence: high
+    note: 'The overlayfs snapshotter is not available on this node, so no image can be unpacked and no container can start here.'
+  - any: [tmpmount-failed, rootfs-mount-failed]
+    severity: error
+    confidence: high
+  - any: [mount-callback-failed]
+    severity: warning
+    confidence: low
+    note: 'The temporary snapshot mount itself succeeded; the error comes from work done inside it (see the cause), so the overlay mount is only a suspect.'
+supersedes: [oci-runtime-create-failed, image-pull-backoff]
+rootCause: |
+  containerd's overlayfs snapshotter turns each image layer into an overlay lower directory and
+  mounts them, first into a temporary directory (/var/lib/containerd/tmpmounts/containerd-mountNNN)
+  to unpack layers, then as the container rootfs in the shim ("failed to mount rootfs component").
+  Three causes:
+    (a) the backing filesystem cannot host overlay: xfs formatted with ftype=0 (no d_type),
+        overlay on overlay (containerd inside a container), tmpfs/live-image roots, old 3.10 kernels.
+        The overlayfs plugin then fails at start-up ("failed to load plugin
+        io.containerd.snapshotter.v1.overlayfs ... does not support d_type") and every pull or
+        unpack fails with "snapshotter not loaded: overlayfs: invalid argument"; the kernel may log
+        "overlayfs: filesystem on ... not supported as upperdir";
+    (b) too many layers: the mount data (lowerdir list) exceeds one page (4096 bytes), giving
+        "mount options is too long" or EINVAL from mount(2) (containerd issue 2497; later releases
+        shorten the lowerdir paths, but very deep images still hit it);
+    (c) mount options the kernel or filesystem does not support (idmapped mounts for user
+        namespaces, volatile, index/metacopy on older kernels).
+  "mount callback failed on <tmpmount>" only wraps an error raised while the temporary mount was
+  in use (e.g. applying a layer); the mount itself worked, so that alone is a weak signal.
+remediation: |
+  1. Check the snapshotter: `ctr plugins ls | grep -E 'snapshotter.*overlayfs'` must say `ok`
+     (not `error`/`skip`), and `journalctl -u containerd -b | grep -i overlayfs` shows why it failed.
+  2. Check the backing filesystem: `df -T /var/lib/containerd` and, for xfs, `xfs_info
+     /var/lib/containerd | grep ftype` (ftype=1 is required). Move /var/lib/containerd to ext4 or to
+     xfs created with `mkfs.xfs -n ftype=1`, then restart containerd (images will be pulled again).
+     Do not run containerd's root on overlay or tmpfs; in nested setups mount a real volume there.
+  3. Kernel: `uname -r`; overlay with multiple lower dirs needs >= 3.18 (RHEL 7.2+ backports);
+     upgrade old 3.10 kernels.
+  4. Too many layers / "mount options is too long": squash the image (multi-stage build, fewer
+     RUN/COPY steps; `docker export | docker import` as a stop-gap), keep images well below ~100
+     layers, and upgrade containerd.
+  5. For "mount callback failed", classify the tail: ENOSPC is a full disk, "archive/tar" a corrupt
+     layer, EOPNOTSUPP on xattrs an unsupported filesystem feature.
+references:
+  - https://github.com/containerd/containerd/issues/2497
+  - https://github.com/containerd/containerd/blob/main/core/mount/temp.go
+  - https://github.com/containerd/containerd/blob/main/plugins/services/snapshots/service.go
+  - https://docs.kernel.org/filesystems/overlayfs.html
+examples:
+  match:
+    - 'ctr: failed to stat snapshot sha256:b4e9183801df1d217c342def014ca20e4ff2357abe3bde4cad4200a787312075: snapshotter not loaded: overlayfs: invalid argument'
+    - 'Feb 10 11:02:31 gpu-node-2 containerd[1129]: time="2026-02-10T11:02:31.880113044Z" level=error msg="PullImage \"registry.example.net/ml/trainer:2.4.1\" failed" error="failed to pull and unpack image \"registry.example.net/ml/trainer:2.4.1\": failed to extract layer sha256:1c0777c980eedb029fa85de97c8a2b4b9e1d41a2499ce0c37dd0bb8615866476: failed to mount /var/lib/containerd/tmpmounts/containerd-mount2810573402: invalid argument: unknown"'
+    - 'Feb 10 11:05:12 gpu-node-2 kubelet[1460]: E0210 11:05:12.240019    1460 log.go:32] "StartContainer from runtime service failed" err="rpc error: code = Unknown desc = failed to create containerd task: failed to create shim task: failed to mount rootfs component: mount options is too long: unknown" containerID="ecb2c40e30730529db6e076953533a6e33d940e720b9c717f34fb66c662f6746"'
+    - 'Feb 10 10:58:07 gpu-node-2 containerd[1129]: time="2026-02-10T10:58:07.100223871Z" level=warning msg="failed to load plugin io.containerd.snapshotter.v1.overlayfs" error="/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs does not support d_type. If the backing filesystem is xfs, please reformat with ftype=1 to enable d_type support"'
+    - 'Warning  Failed     14s (x2 over 40s)  kubelet  Failed to pull image "registry.example.net/ml/trainer:2.4.1": failed to pull and unpack image "registry.example.net/ml/trainer:2.4.1": failed to extract layer sha256:1c0777c980eedb029fa85de97c8a2b4b9e1d41a2499ce0c37dd0bb8615866476: failed to mount /var/lib/containerd/tmpmounts/containerd-mount2810573402: no such file or directory'
+    - 'time="2026-02-10T11:07:45.601920315Z" level=error msg="PullImage \"registry.example.net/ml/trainer:2.4.1\" failed" error="failed to pull and unpack image \"registry.example.net/ml/trainer:2.4.1\": failed to extract layer (application/vnd.oci.image.layer.v1.tar+gzip sha256:c29fd6c6e9946e3790058ff11c0af458963fef331e207962c60530cacecaa0be) to overlayfs as \"extract-601118220-Xk3q sha256:b4e9183801df1d217c342def014ca20e4ff2357abe3bde4cad4200a787312075\": mount callback failed on /var/lib/containerd/tmpmounts/containerd-mount1188297712: lsetxattr /var/lib/containerd/tmpmounts/containerd-mount1188297712/usr/bin/ping: operation not supported"'
+    - '2026-02-10T11:02:30+0000 gpu-node-2 kernel: overlayfs: filesystem on ''/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots/412/fs'' not supported as upperdir'
+    - 'Feb 10 11:12:40 gpu-node-2 kernel: overlayfs: maximum fs stacking depth exceeded'
+    - 'FATA[0003] pulling image: rpc error: code = Unknown desc = failed to pull and unpack image "registry.example.net/ml/trainer:2.4.1": failed to extract layer sha256:1c0777c980eedb029fa85de97c8a2b4b9e1d41a2499ce0c37dd0bb8615866476: failed to mount /var/lib/containerd/tmpmounts/containerd-mount771204953: invalid argument'
+  noMatch:
+    - 'Feb 10 10:58:07 gpu-node-2 containerd[1129]: time="2026-02-10T10:58:07.100101982Z" level=info msg="loading plugin \"io.containerd.snapshotter.v1.overlayfs\"..." type=io.containerd.snapshotter.v1'
+    - 'Feb 10 10:58:07 gpu-node-2 kernel: overlayfs: fs on ''/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots/12/fs'' does not support file handles, falling back to index=off,nfs_export=off.'
+    - 'time="2026-02-10T11:09:01.220481773Z" level=error msg="PullImage \"registry.example.net/ml/trainer:2.4.1\" failed" error="failed to pull and unpack image \"registry.example.net/ml/trainer:2.4.1\": failed to extract layer (application/vnd.oci.image.layer.v1.tar+gzip sha256:c29fd6c6e9946e3790058ff11c0af458963fef331e207962c60530cacecaa0be) to overlayfs as \"extract-220117340-Pq9d sha256:b4e9183801df1d217c342def014ca20e4ff2357abe3bde4cad4200a787312075\": mount callback failed on /var/lib/containerd/tmpmounts/containerd-mount3391277208: write /var/lib/containerd/tmpmounts/containerd-mount3391277208/opt/model.bin: no space left on device"'
+    - 'Feb 10 10:58:07 gpu-node-2 containerd[1129]: time="2026-02-10T10:58:07.100901557Z" level=info msg="skip loading plugin \"io.containerd.snapshotter.v1.btrfs\"..." error="path /var/lib/containerd/io.containerd.snapshotter.v1.btrfs (xfs) must be a btrfs filesystem to be used with the btrfs snapshotter: skip plugin" type=io.containerd.snapshotter.v1'
+  scenarios:
+    - name: 'xfs without d_type: plugin fails at start-up, then every unpack fails'
+      log: |
+        Feb 10 10:58:07 gpu-node-2 containerd[1129]: time="2026-02-10T10:58:07.100101982Z" level=info msg="loading plugin \"io.containerd.snapshotter.v1.overlayfs\"..." type=io.containerd.snapshotter.v1
+        Feb 10 10:58:07 gpu-node-2 containerd[1129]: time="2026-02-10T10:58:07.100223871Z" level=warning msg="failed to load plugin io.containerd.snapshotter.v1.overlayfs" error="/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs does not support d_type. If the backing filesystem is xfs, please reformat with ftype=1 to enable d_type support"
+        Feb 10 11:02:31 gpu-node-2 containerd[1129]: time="2026-02-10T11:02:31.880113044Z" level=error msg="PullImage \"registry.example.net/ml/trainer:2.4.1\" failed" error="failed to pull and unpack image \"registry.example.net/ml/trainer:2.4.1\": failed to prepare extraction snapshot \"extract-880010411-c1Qe sha256:b4e9183801df1d217c342def014ca20e4ff2357abe3bde4cad4200a787312075\": snapshotter not loaded: overlayfs: invalid argument"
+      expect: [overlay-mount-failed]
 """#),
         ("pleg-not-healthy.yaml", #"""
 id: pleg-not-healthy
@@ -3482,6 +4187,186 @@ examples:
         Nov 04 13:30:09 wk-dc2-11 kubelet[1702]: E1104 13:30:09.901215    1702 controller.go:145] "Failed to ensure lease exists, will retry" err="Get \"https://cp.corp.example:6443/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/wk-dc2-11?timeout=10s\": tls: failed to verify certificate: x509: certificate has expired or is not yet valid: current time 2025-11-04T13:30:09Z is after 2025-11-01T09:12:44Z" interval="7s"
       forbid: [registry-x509-unknown-authority]
 """#),
+        ("runc-cgroup-apply-failed.yaml", #"""
+id: runc-cgroup-apply-failed
+title: 'runc could not create or configure the container cgroup'
+severity: error
+component: runc
+family: runtime
+groupBy: node
+signals:
+  - name: apply-failed
+    literals: ['unable to apply cgroup configuration', 'applying cgroup configuration for process caused', 'error setting cgroup config for procHooks process']
+    regex: '^(?=(?:.*?(?:StartContainer (?:for )?"|containerID"?[=:] ?"?|failed to start containerd task "|ContainerID:|container_id:"?|(?:cri-containerd|crio|docker)-|/pod(?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})/)(?<container>[0-9a-f]{64}))?)(?=(?:.*?(?:within sandbox "|for sandbox "|sandbox container task "|podSandboxID"?[=:] ?"?)(?<sandbox>[0-9a-f]{64}))?)(?=(?:.*?(?:\bpod"?[=:] ?"|"pod":\{"name":"|(?:^|\s)pod/|PodSandboxMetadata\{Name:|(?:in pod |\(")(?=[a-z0-9.-]+_[a-z0-9-]+\())(?<pod>[a-z0-9][a-z0-9.-]*(?:/[a-z0-9][a-z0-9.-]*)?))?)(?=(?:.*?(?:,Namespace:|"namespace":"|[a-z0-9]_(?=[a-z0-9-]+\((?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})\)))(?<podNamespace>[a-z0-9][a-z0-9-]*))?)(?=(?:.*?(?:podUID"?[=:] ?"?|,Uid:|_[a-z0-9-]+\(|[-/]pod)(?<podUID>(?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})))?).*?(?:unable to apply cgroup configuration|applying cgroup configuration for process caused|error setting cgroup config for procHooks process)[:\s"]*(?<cause>(?:(?!"*: unknown|"+\.?(?:\s+[a-zA-Z]+=|\s*$)).){1,240})?'
+  - name: cgroup-write-failed
+    literals: ['failed to write']
+    regex: '^(?=(?:.*?(?:StartContainer (?:for )?"|containerID"?[=:] ?"?|failed to start containerd task "|ContainerID:|container_id:"?|(?:cri-containerd|crio|docker)-|/pod(?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})/)(?<container>[0-9a-f]{64}))?)(?=(?:.*?(?:within sandbox "|for sandbox "|sandbox container task "|podSandboxID"?[=:] ?"?)(?<sandbox>[0-9a-f]{64}))?)(?=(?:.*?(?:\bpod"?[=:] ?"|"pod":\{"name":"|(?:^|\s)pod/|PodSandboxMetadata\{Name:|(?:in pod |\(")(?=[a-z0-9.-]+_[a-z0-9-]+\())(?<pod>[a-z0-9][a-z0-9.-]*(?:/[a-z0-9][a-z0-9.-]*)?))?)(?=(?:.*?(?:,Namespace:|"namespace":"|[a-z0-9]_(?=[a-z0-9-]+\((?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})\)))(?<podNamespace>[a-z0-9][a-z0-9-]*))?)(?=(?:.*?(?:podUID"?[=:] ?"?|,Uid:|_[a-z0-9-]+\(|[-/]pod)(?<podUID>(?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})))?).*?failed to write [^\n]{0,160}?(?<path>/sys/fs/cgroup/[^:"\s]+)(?::\s*(?<errno>[a-z][a-z ]*[a-z]))?'
+  - name: cgroup-mkdir-exhausted
+    literals: ['cannot allocate memory', 'no space left on device']
+    regex: '^(?=(?:.*?(?:StartContainer (?:for )?"|containerID"?[=:] ?"?|failed to start containerd task "|ContainerID:|container_id:"?|(?:cri-containerd|crio|docker)-|/pod(?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})/)(?<container>[0-9a-f]{64}))?)(?=(?:.*?(?:within sandbox "|for sandbox "|sandbox container task "|podSandboxID"?[=:] ?"?)(?<sandbox>[0-9a-f]{64}))?)(?=(?:.*?(?:\bpod"?[=:] ?"|"pod":\{"name":"|(?:^|\s)pod/|PodSandboxMetadata\{Name:|(?:in pod |\(")(?=[a-z0-9.-]+_[a-z0-9-]+\())(?<pod>[a-z0-9][a-z0-9.-]*(?:/[a-z0-9][a-z0-9.-]*)?))?)(?=(?:.*?(?:,Namespace:|"namespace":"|[a-z0-9]_(?=[a-z0-9-]+\((?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})\)))(?<podNamespace>[a-z0-9][a-z0-9-]*))?)(?=(?:.*?(?:podUID"?[=:] ?"?|,Uid:|_[a-z0-9-]+\(|[-/]pod)(?<podUID>(?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})))?).*?mkdir (?<path>/sys/fs/cgroup/[^:"\s]+): (?<errno>cannot allocate memory|no space left on device)'
+outcomes:
+  - any: [cgroup-mkdir-exhausted]
+    severity: error
+    confidence: high
+    note: 'mkdir in the cgroup tree failed with ENOSPC/ENOMEM: on cgroup v1 kernels this is memory-cgroup ID exhaustion by leaked (zombie) memcgs, not a full disk or low RAM; it hits every new pod on the node.'
+  - any: [apply-failed, cgroup-write-failed]
+    severity: error
+    confidence: high
+supersedes: [oci-runtime-create-failed]
+related: [cgroup-driver-mismatch, kubelet-container-manager-failed]
+rootCause: |
+  runc creates the container's cgroup and writes its limits before it starts the process; a
+  failure there is reported as
+    runc >= 1.1:  unable to apply cgroup configuration: <cause>   (libcontainer/process_linux.go)
+                  error setting cgroup config for procHooks process: failed to write "<value>": write /sys/fs/cgroup/...: <errno>
+    runc <= rc93: process_linux.go:NNN: applying cgroup configuration for process caused: <cause>
+  with the cgroup file error "failed to write %q: %w" (opencontainers/cgroups file.go, formerly
+  libcontainer/cgroups) or a mkdir error. The cause is in the kernel's cgroup state, not in the image:
+    - "mkdir /sys/fs/cgroup/memory/kubepods/...: no space left on device" or "cannot allocate
+      memory": memory-cgroup IDs are exhausted (cgroup v1, 64k IDs) by deleted cgroups the kernel
+      still holds because of charged page cache (zombie memcgs, older 3.10/4.x kernels, kmem
+      accounting); RAM and disk look fine;
+    - a controller that is not enabled for the subtree ("+cpuset"/"+pids" missing from
+      cgroup.subtree_control, nested k3s/kind setups: "cannot enter cgroupv2 ... with domain
+      controllers -- it is in an invalid state");
+    - a value the kernel rejects ("cpu.cfs_quota_us: invalid argument" when the parent's quota
+      is lower, pids.max reached, cpuset.cpus outside the parent's set);
+    - systemd versions whose slices break runc's systemd driver.
+remediation: |
+  1. Identify which case it is from the `errno` and `path` details; look at the node, not the pod:
+     `cat /proc/cgroups` (the memory line's num_cgroups close to 65535 on cgroup v1 means ID
+     exhaustion), `stat -fc %T /sys/fs/cgroup` (cgroup2fs = v2), `cat /sys/fs/cgroup/cgroup.subtree_control`.
+  2. Leaked memcgs (ENOSPC/ENOMEM on mkdir): drain and reboot the node to clear them now; for good,
+     move to cgroup v2 (`systemd.unified_cgroup_hierarchy=1`) and a current kernel, or boot with
+     `cgroup.memory=nokmem` on affected 3.10 kernels (RHEL/CentOS 7); `echo 3 > /proc/sys/vm/drop_caches`
+     releases some zombie cgroups as a stop-gap.
+  3. Controllers: enable them in the parent (`echo "+cpuset +cpu +io +memory +pids" >
+     /sys/fs/cgroup/cgroup.subtree_control`), or for nested clusters run the outer container with
+     `--cgroupns=private` and a writable cgroup mount.
+  4. Rejected values: compare the container's limits with its parent's (`cpu.max`, `pids.max`,
+     `cpuset.cpus.effective`) and fix the pod's resources or the kubelet reserved settings.
+  5. Make sure kubelet and containerd agree on the cgroup driver (see cgroup-driver-mismatch);
+     upgrade runc if the error names a systemd property it cannot set.
+references:
+  - https://github.com/opencontainers/runc/blob/main/libcontainer/process_linux.go
+  - https://github.com/opencontainers/cgroups/blob/main/file.go
+  - https://docs.kernel.org/admin-guide/cgroup-v2.html
+  - https://kubernetes.io/docs/concepts/architecture/cgroups/
+examples:
+  match:
+    - 'Feb 11 15:02:19 wk-lon-4 containerd[1043]: time="2026-02-11T15:02:19.784301225Z" level=error msg="StartContainer for \"44e5c334a1533923b31adcd714faa97aa8f52f57dd75f9cc66a26b234046ae8a\" failed" error="failed to create containerd task: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: unable to apply cgroup configuration: mkdir /sys/fs/cgroup/memory/kubepods/burstable/pod74b2166f-ffe4-462d-b806-5b00480d4145/44e5c334a1533923b31adcd714faa97aa8f52f57dd75f9cc66a26b234046ae8a: cannot allocate memory: unknown"'
+    - 'Feb 11 15:02:20 wk-lon-4 kubelet[1388]: E0211 15:02:20.011873    1388 pod_workers.go:1298] "Error syncing pod, skipping" err="failed to \"StartContainer\" for \"worker\" with RunContainerError: \"failed to create containerd task: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: error during container init: error setting cgroup config for procHooks process: failed to write \\\"400000 100000\\\": write /sys/fs/cgroup/cpu,cpuacct/kubepods/burstable/pod3a4a58cb-85fc-4649-9c1d-726d6d7903fe/e65f9159678eb346706cf7297bead38b901d970ba049b1be53ef3cbdc9c2a42c/cpu.cfs_quota_us: invalid argument: unknown\"" pod="batch/worker-8c6f5d7b9-tl4vn" podUID="3a4a58cb-85fc-4649-9c1d-726d6d7903fe"'
+    - 'docker: Error response from daemon: OCI runtime create failed: container_linux.go:348: starting container process caused "process_linux.go:279: applying cgroup configuration for process caused \"mkdir /sys/fs/cgroup/memory/kubepods/burstable/pod74b2166f-ffe4-462d-b806-5b00480d4145/44e5c334a1533923b31adcd714faa97aa8f52f57dd75f9cc66a26b234046ae8a: no space left on device\"": unknown.'
+    - '2026-02-11T15:04:51+0000 wk-lon-4 containerd[1043]: time="2026-02-11T15:04:51.090455012Z" level=error msg="StartContainer for \"e65f9159678eb346706cf7297bead38b901d970ba049b1be53ef3cbdc9c2a42c\" failed" error="failed to create containerd task: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: error during container init: error setting cgroup config for procHooks process: failed to write \"max\": write /sys/fs/cgroup/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod3a4a58cb_85fc_4649_9c1d_726d6d7903fe.slice/cri-containerd-e65f9159678eb346706cf7297bead38b901d970ba049b1be53ef3cbdc9c2a42c.scope/pids.max: no such file or directory: unknown"'
+    - 'Error: failed to create containerd task: OCI runtime create failed: container_linux.go:367: starting container process caused: process_linux.go:340: applying cgroup configuration for process caused: cannot enter cgroupv2 "/sys/fs/cgroup/kubepods" with domain controllers -- it is in an invalid state: unknown'
+  noMatch:
+    - 'Feb 11 15:10:02 wk-lon-4 containerd[1043]: time="2026-02-11T15:10:02.551300872Z" level=error msg="PullImage \"registry.example.net/batch/worker:3.1.0\" failed" error="failed to pull and unpack image \"registry.example.net/batch/worker:3.1.0\": failed to extract layer sha256:a3cd58041bba487bb17f93559a3a7dca2f046ef68c39844856d39e51b622ffd4: write /var/lib/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots/311/fs/usr/lib/libtorch.so: no space left on device: unknown"'
+    - 'Feb 11 15:10:30 wk-lon-4 kubelet[1388]: E0211 15:10:30.204471    1388 kubelet.go:1649] "Failed to start ContainerManager" err="failed to initialize top level QOS containers: failed to update top level Burstable QOS cgroup : failed to set supported cgroup subsystems for cgroup [kubepods burstable]: failed to find subsystem mount for required subsystem: pids"'
+  scenarios:
+    - name: 'memcg exhaustion on a cgroup v1 node'
+      log: |
+        Feb 11 15:02:19 wk-lon-4 containerd[1043]: time="2026-02-11T15:02:19.784301225Z" level=error msg="StartContainer for \"44e5c334a1533923b31adcd714faa97aa8f52f57dd75f9cc66a26b234046ae8a\" failed" error="failed to create containerd task: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: unable to apply cgroup configuration: mkdir /sys/fs/cgroup/memory/kubepods/burstable/pod74b2166f-ffe4-462d-b806-5b00480d4145/44e5c334a1533923b31adcd714faa97aa8f52f57dd75f9cc66a26b234046ae8a: cannot allocate memory: unknown"
+        Feb 11 15:02:19 wk-lon-4 kubelet[1388]: E0211 15:02:19.790044    1388 log.go:32] "StartContainer from runtime service failed" err="rpc error: code = Unknown desc = failed to create containerd task: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: unable to apply cgroup configuration: mkdir /sys/fs/cgroup/memory/kubepods/burstable/pod74b2166f-ffe4-462d-b806-5b00480d4145/44e5c334a1533923b31adcd714faa97aa8f52f57dd75f9cc66a26b234046ae8a: cannot allocate memory: unknown" containerID="44e5c334a1533923b31adcd714faa97aa8f52f57dd75f9cc66a26b234046ae8a"
+      expect: [runc-cgroup-apply-failed]
+      forbid: [oci-runtime-create-failed, container-oom-killed]
+"""#),
+        ("runtime-executable-not-found.yaml", ##"""
+id: runtime-executable-not-found
+title: 'The container command names an executable that is missing, not on PATH or not executable'
+severity: error
+component: runc
+family: runtime
+groupBy: pod
+signals:
+  - name: entrypoint-missing
+    literals: ['executable file not found', 'no such file or directory', 'permission denied']
+    regex: '^(?=(?:.*?(?:StartContainer (?:for )?"|containerID"?[=:] ?"?|failed to start containerd task "|ContainerID:|container_id:"?)(?<container>[0-9a-f]{64}))?)(?=(?:.*?(?:within sandbox "|for sandbox "|sandbox container task "|podSandboxID"?[=:] ?"?)(?<sandbox>[0-9a-f]{64}))?)(?=(?:.*?(?:\bpod"?[=:] ?"|"pod":\{"name":"|(?:^|\s)pod/|PodSandboxMetadata\{Name:|(?:in pod |\(")(?=[a-z0-9.-]+_[a-z0-9-]+\())(?<pod>[a-z0-9][a-z0-9.-]*(?:/[a-z0-9][a-z0-9.-]*)?))?)(?=(?:.*?(?:,Namespace:|"namespace":"|[a-z0-9]_(?=[a-z0-9-]+\((?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})\)))(?<podNamespace>[a-z0-9][a-z0-9-]*))?)(?=(?:.*?(?:podUID"?[=:] ?"?|,Uid:|_[a-z0-9-]+\()(?<podUID>(?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})))?)(?:(?!OCI runtime exec failed|exec failed:|failed to exec in container|ExecSync|failed to start exec|failed to start shim|unable to retrieve OCI runtime error).)*?exec: ?["“”](?!(?:runc|crun|runsc|youki|kata-runtime|nvidia-container-runtime|containerd-shim[\w.-]*)["“”])(?<executable>[^"“”]+)["“”]: ?(?<reason>executable file not found|stat [^:"]+: no such file or directory|permission denied)'
+  - name: interpreter-missing
+    literals: ['exec user process caused', 'no such file or directory', 'permission denied']
+    regex: '^(?=(?:.*?(?:StartContainer (?:for )?"|containerID"?[=:] ?"?|failed to start containerd task "|ContainerID:|container_id:"?)(?<container>[0-9a-f]{64}))?)(?=(?:.*?(?:within sandbox "|for sandbox "|sandbox container task "|podSandboxID"?[=:] ?"?)(?<sandbox>[0-9a-f]{64}))?)(?=(?:.*?(?:\bpod"?[=:] ?"|"pod":\{"name":"|(?:^|\s)pod/|PodSandboxMetadata\{Name:|(?:in pod |\(")(?=[a-z0-9.-]+_[a-z0-9-]+\())(?<pod>[a-z0-9][a-z0-9.-]*(?:/[a-z0-9][a-z0-9.-]*)?))?)(?=(?:.*?(?:,Namespace:|"namespace":"|[a-z0-9]_(?=[a-z0-9-]+\((?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})\)))(?<podNamespace>[a-z0-9][a-z0-9-]*))?)(?=(?:.*?(?:podUID"?[=:] ?"?|,Uid:|_[a-z0-9-]+\()(?<podUID>(?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})))?).*?(?:exec user process caused:? ?"?|(?<![/\w])exec (?<executable>/[^\s:"]+): )(?<reason>no such file or directory|permission denied)'
+  - name: exec-missing
+    literals: ['executable file not found', 'no such file or directory', 'permission denied']
+    regex: '^(?=(?:.*?(?:StartContainer (?:for )?"|containerID"?[=:] ?"?|failed to start containerd task "|ContainerID:|container_id:"?)(?<container>[0-9a-f]{64}))?)(?=(?:.*?(?:within sandbox "|for sandbox "|sandbox container task "|podSandboxID"?[=:] ?"?)(?<sandbox>[0-9a-f]{64}))?)(?=(?:.*?(?:\bpod"?[=:] ?"|"pod":\{"name":"|(?:^|\s)pod/|PodSandboxMetadata\{Name:|(?:in pod |\(")(?=[a-z0-9.-]+_[a-z0-9-]+\())(?<pod>[a-z0-9][a-z0-9.-]*(?:/[a-z0-9][a-z0-9.-]*)?))?)(?=(?:.*?(?:,Namespace:|"namespace":"|[a-z0-9]_(?=[a-z0-9-]+\((?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})\)))(?<podNamespace>[a-z0-9][a-z0-9-]*))?)(?=(?:.*?(?:podUID"?[=:] ?"?|,Uid:|_[a-z0-9-]+\()(?<podUID>(?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})))?).*?(?:OCI runtime exec failed|exec failed:|failed to exec in container|ExecSync|failed to start exec).*?exec: ?["“”](?<executable>[^"“”]+)["“”]: ?(?<reason>executable file not found|stat [^:"]+: no such file or directory|permission denied)'
+  - name: runtime-binary-missing
+    literals: ['unable to retrieve OCI runtime error', 'executable file not found']
+    regex: '^(?=(?:.*?(?:StartContainer (?:for )?"|containerID"?[=:] ?"?|failed to start containerd task "|ContainerID:|container_id:"?)(?<container>[0-9a-f]{64}))?)(?=(?:.*?(?:within sandbox "|for sandbox "|sandbox container task "|podSandboxID"?[=:] ?"?)(?<sandbox>[0-9a-f]{64}))?)(?=(?:.*?(?:\bpod"?[=:] ?"|"pod":\{"name":"|(?:^|\s)pod/|PodSandboxMetadata\{Name:|(?:in pod |\(")(?=[a-z0-9.-]+_[a-z0-9-]+\())(?<pod>[a-z0-9][a-z0-9.-]*(?:/[a-z0-9][a-z0-9.-]*)?))?)(?=(?:.*?(?:,Namespace:|"namespace":"|[a-z0-9]_(?=[a-z0-9-]+\((?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})\)))(?<podNamespace>[a-z0-9][a-z0-9-]*))?)(?=(?:.*?(?:podUID"?[=:] ?"?|,Uid:|_[a-z0-9-]+\()(?<podUID>(?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})))?).*?(?:unable to retrieve OCI runtime error \([^)]*\): (?:exec: ?"|fork/exec )|exec: ?"(?=(?:runc|crun|runsc|youki|kata-runtime|nvidia-container-runtime|containerd-shim[\w.-]*)"))(?<binary>[^"\s:]+)"?: (?:executable file not found|no such file or directory)'
+outcomes:
+  - any: [runtime-binary-missing]
+    severity: critical
+    confidence: high
+    note: 'The missing binary is the OCI runtime itself (runc or a shim), not the image command: every container on this node fails.'
+  - any: [entrypoint-missing, interpreter-missing]
+    severity: error
+    confidence: high
+  - any: [exec-missing]
+    severity: warning
+    confidence: medium
+    note: 'Only an exec into a running container (an exec probe or kubectl exec) names the missing binary; the container itself started.'
+supersedes: [oci-runtime-create-failed]
+rootCause: |
+  runc resolves the container's command with Go's exec.LookPath just before it execs it
+  (libcontainer/standard_init_linux.go; setns_init_linux.go for exec), and fails with
+    exec: "<name>": executable file not found in $PATH      (bare name, not on the image's PATH)
+    exec: "/abs/path": stat /abs/path: no such file or directory
+    exec: "<path>": permission denied                       (no exec bit, or a noexec mount)
+  wrapped as "OCI runtime create failed: runc create failed: unable to start container process: ..."
+  (runc >= 1.1) or "container_linux.go:NNN: starting container process caused: ..." (rc93 and older).
+  The pod's `command`/`args` (or the image ENTRYPOINT/CMD) names a binary that is not in the image:
+  a typo, a distroless or scratch image without a shell (`sh -c ...`), a multi-stage build that did
+  not copy the binary, or a volume mounted over the binary's directory. When the binary exists but
+  its interpreter does not (a script with a CRLF shebang "#!/bin/sh\r", or a dynamically linked
+  binary whose loader is missing, e.g. glibc binary on Alpine), the kernel's execve fails later and
+  the container log shows "exec /entrypoint.sh: no such file or directory" (runc >= 1.1) or
+  "exec user process caused: no such file or directory" (runc 1.0 and older).
+  Near miss: runc issue 4713 reports the same message, intermittently under load, for binaries that
+  do exist; if the image is known good and the failure is sporadic, suspect the rootfs mount, not
+  the image. When the name is runc or a containerd-shim binary, the node's runtime installation is
+  broken (wrong BinaryName / runtime_type or a missing package), not the image.
+remediation: |
+  1. Check the command against the image: `kubectl get pod <pod> -o jsonpath='{.spec.containers[*].command}{.spec.containers[*].args}'`
+     and `crane config <image> | jq .config.Entrypoint,.config.Cmd,.config.Env` (or `docker inspect`).
+  2. Look inside the image: `docker run --rm --entrypoint ls <image> -l /path/to/bin` or
+     `crane export <image> - | tar -tvf - | grep <name>`; for distroless images call the binary
+     directly instead of `sh -c`.
+  3. "permission denied": `chmod +x` in the Dockerfile (COPY --chmod=755), and check for `noexec`
+     on the volume that holds the binary. "no such file or directory" from a script: strip CRLF
+     (`dos2unix`, `file entrypoint.sh` shows "with CRLF line terminators"); for binaries check the
+     loader with `ldd` / `file` (musl vs glibc).
+  4. Check volumes whose mountPath hides the binary's directory (e.g. an emptyDir on /app).
+  5. Runtime binary missing (critical outcome): `which runc containerd-shim-runc-v2`, compare with
+     `containerd config dump | grep -iE 'BinaryName|runtime_type'`, reinstall the runtime package,
+     restart containerd.
+  6. Probe/exec only (warning outcome): fix the probe command (`livenessProbe.exec.command`) to use
+     a binary that exists in the image, or switch to an httpGet/grpc probe.
+references:
+  - https://github.com/opencontainers/runc/issues/4713
+  - https://github.com/opencontainers/runc/blob/main/libcontainer/standard_init_linux.go
+  - https://kubernetes.io/docs/tasks/inject-data-application/define-command-argument-container/
+examples:
+  match:
+    - 'Feb 04 11:20:31 wk-fra-7 containerd[877]: time="2026-02-04T11:20:31.118093440Z" level=error msg="StartContainer for \"35062f15a38a456ddbfd06b2a170256f78e9292010cb502fd14abd732f4db8cc\" failed" error="failed to create containerd task: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: \"/opt/app/bin/serve\": stat /opt/app/bin/serve: no such file or directory: unknown"'
+    - 'Feb 04 11:20:31 wk-fra-7 kubelet[1311]: E0204 11:20:31.120551    1311 remote_runtime.go:326] "StartContainer from runtime service failed" err="rpc error: code = Unknown desc = failed to create containerd task: OCI runtime create failed: container_linux.go:367: starting container process caused: exec: \"uwsgi\": executable file not found in $PATH: unknown" containerID="572e4dc0b55c281c2ba78db1677a53508b71c63eaadeb084a1c9e8c86150bd8b"'
+    - 'Warning  Failed     4s (x3 over 22s)  kubelet  Error: failed to create containerd task: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: "/entrypoint.sh": permission denied: unknown'
+    - 'docker: Error response from daemon: OCI runtime create failed: container_linux.go:349: starting container process caused "exec: \"gunicorn\": executable file not found in $PATH": unknown.'
+    - 'Feb 04 11:31:02 wk-fra-7 kubelet[1311]: E0204 11:31:02.771904    1311 prober.go:104] "Probe errored" err="rpc error: code = Unknown desc = failed to exec in container: failed to start exec \"4b3ae88147b5e3ad5eaea2bc49067fe4fc90eb1ef2904088f8e6ccb25db1c64b\": OCI runtime exec failed: exec failed: unable to start container process: exec: \"curl\": executable file not found in $PATH: unknown" probeType="Readiness" pod="shop/cart-5d8f7b6c9-wq4zn" podUID="457da74b-ea21-40d5-bb63-32a5921e7b9b" containerName="cart"'
+    - '2026-02-04T11:40:18.418273650Z stderr F exec /docker-entrypoint.sh: no such file or directory'
+    - 'standard_init_linux.go:228: exec user process caused: no such file or directory'
+    - 'Feb 04 11:45:09 wk-fra-7 containerd[877]: time="2026-02-04T11:45:09.660192337Z" level=error msg="RunPodSandbox for &PodSandboxMetadata{Name:cart-5d8f7b6c9-wq4zn,Uid:457da74b-ea21-40d5-bb63-32a5921e7b9b,Namespace:shop,Attempt:0,} failed, error" error="failed to create containerd task: failed to create shim task: OCI runtime create failed: unable to retrieve OCI runtime error (open /run/containerd/io.containerd.runtime.v2.task/k8s.io/cf9da67b9bd5c82a62837653a3dc2a7894538f68225909807dde7772d0dbcbd0/log.json: no such file or directory): exec: \"runc\": executable file not found in $PATH: unknown"'
+    - '{"ts":1770205231121.9,"caller":"kuberuntime/kuberuntime_manager.go:1256","msg":"Error syncing pod, skipping","err":"failed to \"StartContainer\" for \"api\" with RunContainerError: \"failed to create containerd task: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: \\\"/usr/local/bin/api-server\\\": stat /usr/local/bin/api-server: no such file or directory: unknown\"","pod":{"name":"api-7b9c6d5f4-m2x8r","namespace":"payments"},"podUID":"156ef8a4-9dfc-4405-9885-cbfa2d88fc9c"}'
+  noMatch:
+    - 'standard_init_linux.go:228: exec user process caused: exec format error'
+    - 'Feb 04 11:50:44 wk-fra-7 containerd[877]: time="2026-02-04T11:50:44.001288120Z" level=error msg="StartContainer for \"35062f15a38a456ddbfd06b2a170256f78e9292010cb502fd14abd732f4db8cc\" failed" error="failed to create containerd task: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: error during container init: error running hook #0: error running hook: exit status 1, stdout: , stderr: fork/exec /usr/bin/nvidia-container-runtime-hook: no such file or directory: unknown"'
+    - 'Feb 04 11:52:40 wk-fra-7 kubelet[1311]: E0204 11:52:40.102331    1311 prober.go:104] "Probe errored" err="rpc error: code = Unknown desc = failed to exec in container: failed to start exec \"4b3ae88147b5e3ad5eaea2bc49067fe4fc90eb1ef2904088f8e6ccb25db1c64b\": OCI runtime exec failed: exec failed: cannot exec in a stopped container: unknown" probeType="Liveness" pod="shop/cart-5d8f7b6c9-wq4zn" podUID="457da74b-ea21-40d5-bb63-32a5921e7b9b" containerName="cart"'
+  scenarios:
+    - name: 'missing entrypoint reported by containerd and kubelet'
+      log: |
+        Feb 04 11:20:30 wk-fra-7 containerd[877]: time="2026-02-04T11:20:30.902113350Z" level=info msg="CreateContainer within sandbox \"cf9da67b9bd5c82a62837653a3dc2a7894538f68225909807dde7772d0dbcbd0\" for &ContainerMetadata{Name:cart,Attempt:0,} returns container id \"35062f15a38a456ddbfd06b2a170256f78e9292010cb502fd14abd732f4db8cc\""
+        Feb 04 11:20:30 wk-fra-7 containerd[877]: time="2026-02-04T11:20:30.910024871Z" level=info msg="StartContainer for \"35062f15a38a456ddbfd06b2a170256f78e9292010cb502fd14abd732f4db8cc\""
+        Feb 04 11:20:31 wk-fra-7 containerd[877]: time="2026-02-04T11:20:31.118093440Z" level=error msg="StartContainer for \"35062f15a38a456ddbfd06b2a170256f78e9292010cb502fd14abd732f4db8cc\" failed" error="failed to create containerd task: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: \"/opt/app/bin/serve\": stat /opt/app/bin/serve: no such file or directory: unknown"
+        Feb 04 11:20:31 wk-fra-7 kubelet[1311]: E0204 11:20:31.120551    1311 pod_workers.go:1298] "Error syncing pod, skipping" err="failed to \"StartContainer\" for \"cart\" with RunContainerError: \"failed to create containerd task: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: \\\"/opt/app/bin/serve\\\": stat /opt/app/bin/serve: no such file or directory: unknown\"" pod="shop/cart-5d8f7b6c9-wq4zn" podUID="457da74b-ea21-40d5-bb63-32a5921e7b9b"
+      expect: [runtime-executable-not-found]
+      forbid: [oci-runtime-create-failed]
+"""##),
         ("sandbox-image-pull-failed.yaml", #"""
 id: sandbox-image-pull-failed
 title: The pod sandbox (pause) image cannot be pulled, so no pod can start on the node
@@ -3647,6 +4532,98 @@ examples:
         Jul 21 04:12:33 wk-12 containerd[991]: time="2026-07-21T04:12:33.408117Z" level=error msg="RunPodSandbox for &PodSandboxMetadata{Name:etl-runner-28911340-hx4q2,Uid:f8fdf15b-0c2a-47ea-8f6a-b1451dde0af5,Namespace:batch,Attempt:0,} failed, error" error="failed to reserve sandbox name \"etl-runner-28911340-hx4q2_batch_f8fdf15b-0c2a-47ea-8f6a-b1451dde0af5_0\": name \"etl-runner-28911340-hx4q2_batch_f8fdf15b-0c2a-47ea-8f6a-b1451dde0af5_0\" is reserved for \"d85074db931f58d4f598c9ca2591b8adbc4daf8bc809ee745cf7b8e5f1ca336f\""
         Jul 21 04:12:33 wk-12 kubelet[3308]: E0721 04:12:33.409921    3308 kuberuntime_sandbox.go:72] "Failed to create sandbox for pod" err="rpc error: code = Unknown desc = failed to reserve sandbox name \"etl-runner-28911340-hx4q2_batch_f8fdf15b-0c2a-47ea-8f6a-b1451dde0af5_0\": name \"etl-runner-28911340-hx4q2_batch_f8fdf15b-0c2a-47ea-8f6a-b1451dde0af5_0\" is reserved for \"d85074db931f58d4f598c9ca2591b8adbc4daf8bc809ee745cf7b8e5f1ca336f\"" pod="batch/etl-runner-28911340-hx4q2"
       expect: [sandbox-name-reserved]
+"""#),
+        ("shim-ttrpc-closed.yaml", #"""
+id: shim-ttrpc-closed
+title: 'The containerd shim died while creating or starting the task (ttrpc: closed / failed to start shim)'
+severity: error
+component: containerd
+family: runtime
+groupBy: container
+signals:
+  - name: ttrpc-closed
+    literals: ['ttrpc: closed']
+    regex: '^(?=(?:.*?(?:StartContainer (?:for )?"|containerID"?[=:] ?"?|failed to start containerd task "|ContainerID:|container_id:"?|\bid="?)(?<container>[0-9a-f]{64}))?)(?=(?:.*?(?:within sandbox "|for sandbox "|sandbox container task "|podSandboxID"?[=:] ?"?)(?<sandbox>[0-9a-f]{64}))?)(?=(?:.*?(?:\bpod"?[=:] ?"|"pod":\{"name":"|(?:^|\s)pod/|PodSandboxMetadata\{Name:|(?:in pod |\(")(?=[a-z0-9.-]+_[a-z0-9-]+\())(?<pod>[a-z0-9][a-z0-9.-]*(?:/[a-z0-9][a-z0-9.-]*)?))?)(?=(?:.*?(?:,Namespace:|"namespace":"|[a-z0-9]_(?=[a-z0-9-]+\((?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})\)))(?<podNamespace>[a-z0-9][a-z0-9-]*))?)(?=(?:.*?(?:podUID"?[=:] ?"?|,Uid:|_[a-z0-9-]+\()(?<podUID>(?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})))?).*?ttrpc: closed'
+  - name: shim-start-failed
+    literals: ['failed to start shim']
+    regex: '^(?=(?:.*?(?:StartContainer (?:for )?"|containerID"?[=:] ?"?|failed to start containerd task "|ContainerID:|container_id:"?|\bid="?)(?<container>[0-9a-f]{64}))?)(?=(?:.*?(?:within sandbox "|for sandbox "|sandbox container task "|podSandboxID"?[=:] ?"?)(?<sandbox>[0-9a-f]{64}))?)(?=(?:.*?(?:\bpod"?[=:] ?"|"pod":\{"name":"|(?:^|\s)pod/|PodSandboxMetadata\{Name:|(?:in pod |\(")(?=[a-z0-9.-]+_[a-z0-9-]+\())(?<pod>[a-z0-9][a-z0-9.-]*(?:/[a-z0-9][a-z0-9.-]*)?))?)(?=(?:.*?(?:,Namespace:|"namespace":"|[a-z0-9]_(?=[a-z0-9-]+\((?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})\)))(?<podNamespace>[a-z0-9][a-z0-9-]*))?)(?=(?:.*?(?:podUID"?[=:] ?"?|,Uid:|_[a-z0-9-]+\()(?<podUID>(?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})))?).*?failed to start shim: ?(?<cause>(?:(?!"*: unknown|"+\.?(?:\s+[a-zA-Z]+=|\s*$)).){1,240})?'
+  - name: dead-shim-delete-failed
+    literals: ['failed to delete dead shim']
+    regex: '^(?=(?:.*?(?:StartContainer (?:for )?"|containerID"?[=:] ?"?|failed to start containerd task "|ContainerID:|container_id:"?|\bid="?)(?<container>[0-9a-f]{64}))?)(?=(?:.*?(?:within sandbox "|for sandbox "|sandbox container task "|podSandboxID"?[=:] ?"?)(?<sandbox>[0-9a-f]{64}))?)(?=(?:.*?(?:\bpod"?[=:] ?"|"pod":\{"name":"|(?:^|\s)pod/|PodSandboxMetadata\{Name:|(?:in pod |\(")(?=[a-z0-9.-]+_[a-z0-9-]+\())(?<pod>[a-z0-9][a-z0-9.-]*(?:/[a-z0-9][a-z0-9.-]*)?))?)(?=(?:.*?(?:,Namespace:|"namespace":"|[a-z0-9]_(?=[a-z0-9-]+\((?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})\)))(?<podNamespace>[a-z0-9][a-z0-9-]*))?)(?=(?:.*?(?:podUID"?[=:] ?"?|,Uid:|_[a-z0-9-]+\()(?<podUID>(?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})))?).*?failed to delete dead shim'
+  - name: kata-agent-unreachable
+    literals: ['Failed to check if grpc server is working']
+    regex: '^(?=(?:.*?(?:StartContainer (?:for )?"|containerID"?[=:] ?"?|failed to start containerd task "|ContainerID:|container_id:"?|\bid="?)(?<container>[0-9a-f]{64}))?)(?=(?:.*?(?:within sandbox "|for sandbox "|sandbox container task "|podSandboxID"?[=:] ?"?)(?<sandbox>[0-9a-f]{64}))?)(?=(?:.*?(?:\bpod"?[=:] ?"|"pod":\{"name":"|(?:^|\s)pod/|PodSandboxMetadata\{Name:|(?:in pod |\(")(?=[a-z0-9.-]+_[a-z0-9-]+\())(?<pod>[a-z0-9][a-z0-9.-]*(?:/[a-z0-9][a-z0-9.-]*)?))?)(?=(?:.*?(?:,Namespace:|"namespace":"|[a-z0-9]_(?=[a-z0-9-]+\((?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})\)))(?<podNamespace>[a-z0-9][a-z0-9-]*))?)(?=(?:.*?(?:podUID"?[=:] ?"?|,Uid:|_[a-z0-9-]+\()(?<podUID>(?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})))?).*?Failed to check if grpc server is working(?:: (?<cause>(?:(?!"*: unknown|"+\.?(?:\s+[a-zA-Z]+=|\s*$)).){1,160}))?'
+  - name: shim-cleanup-failed
+    context: true
+    literals: ['failed to clean up after shim disconnected']
+    regex: '^(?=(?:.*?(?:StartContainer (?:for )?"|containerID"?[=:] ?"?|failed to start containerd task "|ContainerID:|container_id:"?|\bid="?)(?<container>[0-9a-f]{64}))?)(?=(?:.*?(?:within sandbox "|for sandbox "|sandbox container task "|podSandboxID"?[=:] ?"?)(?<sandbox>[0-9a-f]{64}))?)(?=(?:.*?(?:\bpod"?[=:] ?"|"pod":\{"name":"|(?:^|\s)pod/|PodSandboxMetadata\{Name:|(?:in pod |\(")(?=[a-z0-9.-]+_[a-z0-9-]+\())(?<pod>[a-z0-9][a-z0-9.-]*(?:/[a-z0-9][a-z0-9.-]*)?))?)(?=(?:.*?(?:,Namespace:|"namespace":"|[a-z0-9]_(?=[a-z0-9-]+\((?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})\)))(?<podNamespace>[a-z0-9][a-z0-9-]*))?)(?=(?:.*?(?:podUID"?[=:] ?"?|,Uid:|_[a-z0-9-]+\()(?<podUID>(?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})))?).*?failed to clean up after shim disconnected'
+supersedes: [oci-runtime-create-failed]
+related: [container-oom-killed, eviction-memory-pressure]
+rootCause: |
+  containerd talks to each task's shim (containerd-shim-runc-v2, containerd-shim-kata-v2, ...) over
+  ttrpc; "ttrpc: closed" means the shim's end of the connection went away while containerd was
+  waiting for an answer, i.e. the shim process exited or crashed during create or start:
+    failed to start containerd task "<id>": ttrpc: closed: unknown           (CRI StartContainer)
+    failed to start sandbox container task "<id>": ttrpc: closed: unknown    (RunPodSandbox)
+    failed to create shim task: ... / failed to start shim: <cause>           (containerd >= 1.6)
+    failed to delete dead shim                                               (cleanup after the crash)
+  Typical reasons: the shim was OOM-killed (node memory pressure or a too-small shim cgroup); the
+  kernel refused something the shim or runc needs (seccomp/AppArmor on the shim, missing cgroup
+  mounts in nested setups such as k3s-in-docker); a broken runtime configuration (a
+  `runtimes.<name>.runtime_type` whose containerd-shim-*-v2 binary is missing, "binary not
+  installed"); or a VM-based runtime (kata) whose guest failed to boot ("Failed to check if grpc
+  server is working ... transport is closing").
+  Not this: `level=info msg="shim disconnected"`, `cleaning up after shim disconnected` and
+  `cleaning up dead shim` are logged after every task exits on healthy 1.6/1.7/2.x nodes.
+remediation: |
+  1. Find out how the shim died around the failure time: `journalctl -k | grep -iE 'oom|killed process|segfault'`
+     (an OOM-killed containerd-shim shows up as "Killed process <pid> (containerd-shim)"), and
+     `journalctl -u containerd` for the shim's own stderr lines (they carry `runtime=io.containerd.runc.v2`).
+  2. Check the runtime configuration: `containerd config dump | grep -A6 'runtimes\.'`, confirm every
+     `runtime_type` has its binary on containerd's PATH (`which containerd-shim-runc-v2
+     containerd-shim-kata-v2`) and that `BinaryName`, if set, exists.
+  3. Nested or hardened hosts: make sure /sys/fs/cgroup is mounted read-write for containerd, and
+     that seccomp/AppArmor profiles applied to containerd allow the shim (`aa-status`, audit log).
+  4. Kata: enable `debug = true` in containerd and the kata configuration.toml, check
+     `journalctl -t kata` and that the host has /dev/kvm and nested virtualization.
+  5. Retry the pod (`kubectl delete pod <pod>`); if it recurs on one node only, drain the node and
+     restart containerd (running containers keep their shims).
+references:
+  - https://github.com/containerd/containerd/blob/main/core/runtime/v2/task_manager.go
+  - https://github.com/containerd/containerd/blob/main/core/runtime/v2/shim.go
+  - https://github.com/containerd/containerd/blob/main/internal/cri/server/container_start.go
+  - https://github.com/containerd/ttrpc
+examples:
+  match:
+    - 'Jan 27 22:14:09 wk-sto-2 containerd[688]: time="2026-01-27T22:14:09.418822003Z" level=error msg="StartContainer for \"572e4dc0b55c281c2ba78db1677a53508b71c63eaadeb084a1c9e8c86150bd8b\" failed" error="failed to start containerd task \"572e4dc0b55c281c2ba78db1677a53508b71c63eaadeb084a1c9e8c86150bd8b\": ttrpc: closed: unknown"'
+    - 'Jan 27 22:14:09 wk-sto-2 kubelet[1207]: E0127 22:14:09.420173    1207 remote_runtime.go:343] "StartContainer from runtime service failed" err="rpc error: code = Unknown desc = failed to start containerd task \"572e4dc0b55c281c2ba78db1677a53508b71c63eaadeb084a1c9e8c86150bd8b\": ttrpc: closed: unknown" containerID="572e4dc0b55c281c2ba78db1677a53508b71c63eaadeb084a1c9e8c86150bd8b"'
+    - 'E0127 22:14:09.420173    1207 remote_runtime.go:251] StartContainer "572e4dc0b55c281c2ba78db1677a53508b71c63eaadeb084a1c9e8c86150bd8b" from runtime service failed: rpc error: code = Unknown desc = failed to start containerd task "572e4dc0b55c281c2ba78db1677a53508b71c63eaadeb084a1c9e8c86150bd8b": ttrpc: closed: unknown'
+    - 'time="2026-01-27T22:16:40.007310950Z" level=error msg="RunPodSandbox for &PodSandboxMetadata{Name:web-6f7d9c8b5-kx2lp,Uid:d0750ee1-dbc4-4fd4-b54f-3041c7177423,Namespace:edge,Attempt:1,} failed, error" error="failed to start sandbox container task \"cf9da67b9bd5c82a62837653a3dc2a7894538f68225909807dde7772d0dbcbd0\": ttrpc: closed: unknown"'
+    - 'Jan 27 22:18:02 wk-sto-2 containerd[688]: time="2026-01-27T22:18:02.730145620Z" level=error msg="RunPodSandbox for &PodSandboxMetadata{Name:vm-job-0,Uid:d0750ee1-dbc4-4fd4-b54f-3041c7177423,Namespace:sandboxed,Attempt:0,} failed, error" error="failed to create containerd task: failed to start shim: failed to resolve runtime path: runtime \"io.containerd.kata.v2\" binary not installed \"containerd-shim-kata-v2\": file does not exist: unknown"'
+    - 'Jan 27 22:19:30 wk-sto-2 containerd[688]: time="2026-01-27T22:19:30.113020566Z" level=warning msg="failed to delete dead shim" error="remove /run/containerd/s/e61af2d93304585f3df81d8aa8030a88350a23166d3f5fa911cb0b67a67db38a: no such file or directory" id=e61af2d93304585f3df81d8aa8030a88350a23166d3f5fa911cb0b67a67db38a namespace=k8s.io'
+    - 'Warning  FailedCreatePodSandBox  41s  kubelet  Failed to create pod sandbox: rpc error: code = Unknown desc = failed to create containerd task: failed to create shim task: Failed to check if grpc server is working: rpc error: code = Unavailable desc = transport is closing: unknown'
+    - 'Jan 27 22:19:30 wk-sto-2 containerd[688]: time="2026-01-27T22:19:30.110884301Z" level=warning msg="failed to clean up after shim disconnected" error="io.containerd.runc.v2: failed to delete task: exit status 1: unknown" id=e61af2d93304585f3df81d8aa8030a88350a23166d3f5fa911cb0b67a67db38a namespace=k8s.io'
+  noMatch:
+    - 'Jan 27 22:20:11 wk-sto-2 containerd[688]: time="2026-01-27T22:20:11.201835177Z" level=info msg="shim disconnected" id=e61af2d93304585f3df81d8aa8030a88350a23166d3f5fa911cb0b67a67db38a namespace=k8s.io'
+    - 'Jan 27 22:20:11 wk-sto-2 containerd[688]: time="2026-01-27T22:20:11.201871552Z" level=warning msg="cleaning up after shim disconnected" id=e61af2d93304585f3df81d8aa8030a88350a23166d3f5fa911cb0b67a67db38a namespace=k8s.io'
+    - 'Jan 27 22:20:11 wk-sto-2 containerd[688]: time="2026-01-27T22:20:11.201890043Z" level=info msg="cleaning up dead shim" namespace=k8s.io'
+    - 'Jan 27 22:19:58 wk-sto-2 containerd[688]: time="2026-01-27T22:19:58.880117304Z" level=info msg="loading plugin \"io.containerd.ttrpc.v1.task\"..." runtime=io.containerd.runc.v2 type=io.containerd.ttrpc.v1'
+  scenarios:
+    - name: 'shim dies during StartContainer'
+      log: |
+        Jan 27 22:14:08 wk-sto-2 containerd[688]: time="2026-01-27T22:14:08.990113512Z" level=info msg="StartContainer for \"572e4dc0b55c281c2ba78db1677a53508b71c63eaadeb084a1c9e8c86150bd8b\""
+        Jan 27 22:14:09 wk-sto-2 containerd[688]: time="2026-01-27T22:14:09.418822003Z" level=error msg="StartContainer for \"572e4dc0b55c281c2ba78db1677a53508b71c63eaadeb084a1c9e8c86150bd8b\" failed" error="failed to start containerd task \"572e4dc0b55c281c2ba78db1677a53508b71c63eaadeb084a1c9e8c86150bd8b\": ttrpc: closed: unknown"
+        Jan 27 22:14:09 wk-sto-2 kubelet[1207]: E0127 22:14:09.420173    1207 remote_runtime.go:343] "StartContainer from runtime service failed" err="rpc error: code = Unknown desc = failed to start containerd task \"572e4dc0b55c281c2ba78db1677a53508b71c63eaadeb084a1c9e8c86150bd8b\": ttrpc: closed: unknown" containerID="572e4dc0b55c281c2ba78db1677a53508b71c63eaadeb084a1c9e8c86150bd8b"
+      expect: [shim-ttrpc-closed]
+    - name: 'normal end of a short-lived task is not a dead shim'
+      log: |
+        Jan 27 22:20:10 wk-sto-2 containerd[688]: time="2026-01-27T22:20:10.880117304Z" level=info msg="loading plugin \"io.containerd.ttrpc.v1.task\"..." runtime=io.containerd.runc.v2 type=io.containerd.ttrpc.v1
+        Jan 27 22:20:10 wk-sto-2 containerd[688]: time="2026-01-27T22:20:10.880201199Z" level=info msg="starting signal loop" namespace=k8s.io path=/run/containerd/io.containerd.runtime.v2.task/k8s.io/e61af2d93304585f3df81d8aa8030a88350a23166d3f5fa911cb0b67a67db38a pid=40213 runtime=io.containerd.runc.v2
+        Jan 27 22:20:11 wk-sto-2 containerd[688]: time="2026-01-27T22:20:11.201835177Z" level=info msg="shim disconnected" id=e61af2d93304585f3df81d8aa8030a88350a23166d3f5fa911cb0b67a67db38a namespace=k8s.io
+        Jan 27 22:20:11 wk-sto-2 containerd[688]: time="2026-01-27T22:20:11.201871552Z" level=warning msg="cleaning up after shim disconnected" id=e61af2d93304585f3df81d8aa8030a88350a23166d3f5fa911cb0b67a67db38a namespace=k8s.io
+        Jan 27 22:20:11 wk-sto-2 containerd[688]: time="2026-01-27T22:20:11.201890043Z" level=info msg="cleaning up dead shim" namespace=k8s.io
+        Jan 27 22:20:11 wk-sto-2 containerd[688]: time="2026-01-27T22:20:11.214402210Z" level=warning msg="cleanup warnings time=\"2026-01-27T22:20:11Z\" level=info msg=\"starting signal loop\" namespace=k8s.io pid=40388 runtime=io.containerd.runc.v2\n"
+      forbid: [shim-ttrpc-closed]
 """#),
         ("unexpected-media-type.yaml", #"""
 id: unexpected-media-type
