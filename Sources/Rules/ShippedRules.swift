@@ -448,7 +448,7 @@ signals:
     # containerd <= 1.5 / dockershim: ...: open /run/flannel/subnet.env: no such file or directory
     # (hard-wrapped pastes: any one of the three fragments on its own line)
     literals: ["loadFlannelSubnetEnv", "failed to load flannel", "/run/flannel/subnet"]
-    regex: '(?=(?:.*?(?:PodSandboxMetadata\{Name:|\bpod="|"pod":\{"name":")(?<pod>[^,"\s_(]+)(?:(?:,Uid:(?<podUID>[0-9a-f-]+),Namespace:|","namespace":")(?<podNamespace>[^,}"\s]+))?)?)(?=(?:.*?(?:for sandbox|sandbox container)\s*"(?<sandbox>[0-9a-f]{64})")?)(?=(?:.*?failed \((?<operation>add|delete)\))?).*?(?:loadFlannelSubnetEnv failed|failed to load flannel .?subnet\.env.? file|/run/flannel/subnet\.env: no such file)'
+    regex: '^(?=(?:.*?(?:PodSandboxMetadata\{Name:|\bpod="|"pod":\{"name":")(?<pod>[^,"\s_(]+)(?:(?:,Uid:(?<podUID>[0-9a-f-]+),Namespace:|","namespace":")(?<podNamespace>[^,}"\s]+))?)?)(?=(?:.*?(?:for sandbox|sandbox container)\s*"(?<sandbox>[0-9a-f]{64})")?)(?=(?:.*?failed \((?<operation>add|delete)\))?).*?(?:loadFlannelSubnetEnv failed|failed to load flannel .?subnet\.env.? file|/run/flannel/subnet\.env: no such file)'
 supersedes: [cni-plugin-add-failed, cni-teardown-failed]
 rootCause: |
   The flannel CNI plugin reads the node's pod subnet from /run/flannel/subnet.env, which the
@@ -511,11 +511,11 @@ signals:
     # containerd >= 1.6 adds: plugin type="bridge" failed (add): ...; containerd <= 1.5 / 1.2 shows the bare tail
     # host-local before CNI 0.6 (2017): no IP addresses available in network: <name>
     literals: ["no IP addresses available in"]
-    regex: '(?=(?:.*?(?:PodSandboxMetadata\{Name:|\bpod="|"pod":\{"name":")(?<pod>[^,"\s_(]+)(?:(?:,Uid:(?<podUID>[0-9a-f-]+),Namespace:|","namespace":")(?<podNamespace>[^,}"\s]+))?)?)(?=(?:.*?(?:for sandbox|sandbox container)\s*"(?<sandbox>[0-9a-f]{64})")?)(?=(?:.*?plugin type="(?<plugin>[^"]+)")?).*?no IP addresses available in (?:range set:?\s*(?<range>[0-9a-fA-F.:/]+-[0-9a-fA-F.:/]+)?|network:?\s*(?<network>[^\s"]+)?)'
+    regex: '^(?=(?:.*?(?:PodSandboxMetadata\{Name:|\bpod="|"pod":\{"name":")(?<pod>[^,"\s_(]+)(?:(?:,Uid:(?<podUID>[0-9a-f-]+),Namespace:|","namespace":")(?<podNamespace>[^,}"\s]+))?)?)(?=(?:.*?(?:for sandbox|sandbox container)\s*"(?<sandbox>[0-9a-f]{64})")?)(?=(?:.*?plugin type="(?<plugin>[^"]+)")?).*?no IP addresses available in (?:range set:?\s*(?<range>[0-9a-fA-F.:/]+-[0-9a-fA-F.:/]+)?|network:?\s*(?<network>[^\s"]+)?)'
   - name: requested-ip-unavailable
     # host-local with a specific address requested (ips capability / static IP annotation)
     literals: ["is not available in range set"]
-    regex: '(?=(?:.*?(?:PodSandboxMetadata\{Name:|\bpod="|"pod":\{"name":")(?<pod>[^,"\s_(]+)(?:(?:,Uid:(?<podUID>[0-9a-f-]+),Namespace:|","namespace":")(?<podNamespace>[^,}"\s]+))?)?)(?=(?:.*?(?:for sandbox|sandbox container)\s*"(?<sandbox>[0-9a-f]{64})")?).*?requested IP address (?<ip>\S+) is not available in range set\s*(?<range>[0-9a-fA-F.:/]+-[0-9a-fA-F.:/]+)?'
+    regex: '^(?=(?:.*?(?:PodSandboxMetadata\{Name:|\bpod="|"pod":\{"name":")(?<pod>[^,"\s_(]+)(?:(?:,Uid:(?<podUID>[0-9a-f-]+),Namespace:|","namespace":")(?<podNamespace>[^,}"\s]+))?)?)(?=(?:.*?(?:for sandbox|sandbox container)\s*"(?<sandbox>[0-9a-f]{64})")?).*?requested IP address (?<ip>\S+) is not available in range set\s*(?<range>[0-9a-fA-F.:/]+-[0-9a-fA-F.:/]+)?'
 outcomes:
   - when: [range-exhausted]
     severity: error
@@ -580,7 +580,7 @@ signals:
     # dockershim (<= 1.23): Container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:docker: network plugin is not ready: cni config uninitialized
     # per pod / node condition: network is not ready: container runtime network not ready: ...; KubeletNotReady ... NetworkPluginNotReady
     literals: ["NetworkReady=false", "NetworkPluginNotReady", "network plugin is not ready", "Network plugin returns error"]
-    regex: '(?=(?:.*?(?:\bpod="|"pod":\{"name":")(?<pod>[^,"\s_(]+))?).*?(?:NetworkReady=false|NetworkPluginNotReady|network plugin is not ready|Network plugin returns error)(?:.*?(?<cniError>cni plugin not initiali[sz]ed|cni config uninitiali[sz]ed|cni config not initiali[sz]ed|no network config found in [^\s":]+|no networks found in [^\s":]+))?'
+    regex: '^(?=(?:.*?(?:\bpod="|"pod":\{"name":")(?<pod>[^,"\s_(]+))?).*?(?:NetworkReady=false|NetworkPluginNotReady|network plugin is not ready|Network plugin returns error)(?:.*?(?<cniError>cni plugin not initiali[sz]ed|cni config uninitiali[sz]ed|cni config not initiali[sz]ed|no network config found in [^\s":]+|no networks found in [^\s":]+))?'
   - name: no-cni-config
     # kubelet with dockershim (<= 1.23), every 5 s: Unable to update cni config: no networks found in /etc/cni/net.d
     literals: ["Unable to update cni config"]
@@ -589,7 +589,7 @@ signals:
     # containerd: failed to setup network for sandbox "<id>": cni plugin not initialized (go-cni ErrCNINotInitialized; 1.x: "cni config not initialized")
     # dockershim: NetworkPlugin cni failed to set up pod "<name>_<ns>" network: cni config uninitialized
     literals: ["failed to setup network for sandbox", "NetworkPlugin cni failed to set up pod"]
-    regex: '(?=(?:.*?(?:PodSandboxMetadata\{Name:|\bpod="|"pod":\{"name":")(?<pod>[^,"\s_(]+)(?:(?:,Uid:(?<podUID>[0-9a-f-]+),Namespace:|","namespace":")(?<podNamespace>[^,}"\s]+))?)?)(?:.*?failed to setup network for sandbox\s*"?(?<sandbox>[0-9a-f]{64})?"?|.*?NetworkPlugin cni failed to set up pod "[^"]*" network):\s*(?<cniError>cni plugin not initiali[sz]ed|cni config (?:not initiali[sz]ed|uninitiali[sz]ed))'
+    regex: '^(?=(?:.*?(?:PodSandboxMetadata\{Name:|\bpod="|"pod":\{"name":")(?<pod>[^,"\s_(]+)(?:(?:,Uid:(?<podUID>[0-9a-f-]+),Namespace:|","namespace":")(?<podNamespace>[^,}"\s]+))?)?)(?:.*?failed to setup network for sandbox\s*"?(?<sandbox>[0-9a-f]{64})?"?|.*?NetworkPlugin cni failed to set up pod "[^"]*" network):\s*(?<cniError>cni plugin not initiali[sz]ed|cni config (?:not initiali[sz]ed|uninitiali[sz]ed))'
   - name: cni-load-failed-at-start
     # containerd start-up (error in 1.6/1.7, warning in 2.x); benign on its own (benign-cni-load-at-init reports it),
     # so it is context only: evidence for the verdict when the not-ready condition follows
@@ -710,11 +710,12 @@ signals:
     # containerd <= 1.5: failed to setup network for sandbox "<id>": <plugin error>   (no libcni wrapper)
     # "cni plugin not initialized" tails belong to cni-not-initialized and are left out here.
     literals: ["failed to setup network"]
-    regex: '(?=(?:.*?(?:PodSandboxMetadata\{Name:|\bpod="|"pod":\{"name":")(?<pod>[^,"\s_(]+)(?:(?:,Uid:(?<podUID>[0-9a-f-]+),Namespace:|","namespace":")(?<podNamespace>[^,}"\s]+))?)?).*?failed to setup network\s*for\s*sandbox(?>\s*"?(?<sandbox>[0-9a-f]{64})?"?)(?!:\s*(?:cni plugin not initiali[sz]ed|cni config (?:not initiali[sz]ed|uninitiali[sz]ed)))(?::\s*(?:plugin type="(?<plugin>[^"]+)"(?: name="(?<network>[^"]+)")? failed \(add\):\s*)?(?<cniError>.+?)(?:"\s+[A-Za-z]+="|",\s*"[A-Za-z]+":|"?\}?\s*$))?'
+    regex: '^(?=(?:.*?(?:PodSandboxMetadata\{Name:|\bpod="|"pod":\{"name":")(?<pod>[^,"\s_(]+)(?:(?:,Uid:(?<podUID>[0-9a-f-]+),Namespace:|","namespace":")(?<podNamespace>[^,}"\s]+))?)?).*?failed to setup network\s*for\s*sandbox(?>\s*"?(?<sandbox>[0-9a-f]{64})?"?)(?!:\s*(?:cni plugin not initiali[sz]ed|cni config (?:not initiali[sz]ed|uninitiali[sz]ed)))(?::\s*(?:plugin type="(?<plugin>[^"]+)"(?: name="(?<network>[^"]+)")? failed \(add\):\s*)?(?<cniError>.+?)(?:"\s+[A-Za-z]+="|",\s*"[A-Za-z]+":|"?\}?\s*$))?'
   - name: dockershim-setup-failed
     # kubelet with dockershim (<= 1.23): failed to set up sandbox container "<id>" network for pod "<name>": NetworkPlugin cni failed to set up pod "<name>_<ns>" network: <plugin error>
     literals: ["NetworkPlugin cni failed to set up pod"]
     regex: '(?:sandbox container "(?<sandbox>[0-9a-f]{64})" network for pod "[^"]*":\s*)?NetworkPlugin cni failed to set up pod "(?<pod>[^_"]+)_(?<podNamespace>[^"]+)" network(?!:\s*cni config uninitiali[sz]ed)(?::\s*(?<cniError>.+?)(?:"\s+[A-Za-z]+="|",\s*"[A-Za-z]+":|"?\}?\s*$))?'
+supersedes: [cni-teardown-failed]   # the clean-up DEL after a failed ADD fails for the same reason
 rootCause: |
   containerd created the sandbox's network namespace and ran the CNI ADD command for it; a plugin
   in the network's chain returned an error, so RunPodSandbox failed and the kubelet keeps
@@ -788,7 +789,7 @@ signals:
     # wrapped: failed to setup network for sandbox "<id>": plugin type="flannel" failed (add): failed to find plugin "flannel" in path [/opt/cni/bin]
     # (also on the delete path and, with dockershim, after NetworkPlugin cni failed to set up pod ...)
     literals: ["failed to find plugin"]
-    regex: '(?=(?:.*?(?:PodSandboxMetadata\{Name:|\bpod="|"pod":\{"name":")(?<pod>[^,"\s_(]+)(?:(?:,Uid:(?<podUID>[0-9a-f-]+),Namespace:|","namespace":")(?<podNamespace>[^,}"\s]+))?)?)(?=(?:.*?(?:for sandbox|sandbox container)\s*"(?<sandbox>[0-9a-f]{64})")?)(?=(?:.*?failed \((?<operation>add|delete|check)\))?).*?failed to find plugin\s*"?(?<plugin>[^"\s]+)"?\s*in path(?:\s*\[(?<path>[^\]]*)\]?)?'
+    regex: '^(?=(?:.*?(?:PodSandboxMetadata\{Name:|\bpod="|"pod":\{"name":")(?<pod>[^,"\s_(]+)(?:(?:,Uid:(?<podUID>[0-9a-f-]+),Namespace:|","namespace":")(?<podNamespace>[^,}"\s]+))?)?)(?=(?:.*?(?:for sandbox|sandbox container)\s*"(?<sandbox>[0-9a-f]{64})")?)(?=(?:.*?failed \((?<operation>add|delete|check)\))?).*?failed to find plugin\s*"?(?<plugin>[^"\s]+)"?\s*in path(?:\s*\[(?<path>[^\]]*)\]?)?'
 supersedes: [cni-plugin-add-failed, cni-teardown-failed]
 rootCause: |
   The CNI network config (the first *.conflist in containerd's conf_dir, /etc/cni/net.d by
@@ -847,7 +848,7 @@ signals:
     # RunPodSandbox cleanup after a failed setup: level=error msg="Failed to destroy network for sandbox \"<id>\"" error="..."
     # (the warning "...; and ignoring because the sandbox network setup result is nil" is benign and left out)
     literals: ["ailed to destroy network for sandbox"]
-    regex: '(?=(?:.*?(?:PodSandboxMetadata\{Name:|\bpod="|"pod":\{"name":")(?<pod>[^,"\s_(]+)(?:(?:,Uid:(?<podUID>[0-9a-f-]+),Namespace:|","namespace":")(?<podNamespace>[^,}"\s]+))?)?).*?[Ff]ailed to destroy network for sandbox(?>\s*"?(?<sandbox>[0-9a-f]{64})?"?)(?!;\s*and ignoring)(?:(?::\s*|"?\s+error=")(?:plugin type="(?<plugin>[^"]+)"(?: name="(?<network>[^"]+)")? failed \(delete\):\s*)?(?<cniError>.+?)(?:"\s+[A-Za-z]+="|",\s*"[A-Za-z]+":|"?\}?\s*$))?'
+    regex: '^(?=(?:.*?(?:PodSandboxMetadata\{Name:|\bpod="|"pod":\{"name":")(?<pod>[^,"\s_(]+)(?:(?:,Uid:(?<podUID>[0-9a-f-]+),Namespace:|","namespace":")(?<podNamespace>[^,}"\s]+))?)?).*?[Ff]ailed to destroy network for sandbox(?>\s*"?(?<sandbox>[0-9a-f]{64})?"?)(?!;\s*and ignoring)(?:(?::\s*|"?\s+error=")(?:plugin type="(?<plugin>[^"]+)"(?: name="(?<network>[^"]+)")? failed \(delete\):\s*)?(?<cniError>.+?)(?:"\s+[A-Za-z]+="|",\s*"[A-Za-z]+":|"?\}?\s*$))?'
   - name: dockershim-teardown-failed
     # kubelet with dockershim (<= 1.23): NetworkPlugin cni failed to teardown pod "<name>_<ns>" network: <plugin error>
     literals: ["NetworkPlugin cni failed to teardown pod"]
@@ -924,12 +925,12 @@ signals:
     # failed to reserve container name "<ctr>_<pod>_<ns>_<uid>_<attempt>": name "..." is reserved for "<64-hex container id>"
     # containerd >= 2.0 adds: failed to reserve container name "..."; check if another CreateContainer request is in progress: name ...
     literals: ["failed to reserve container name"]
-    regex: '(?=(?:.*?(?:in|within) sandbox\s*"(?<sandbox>[0-9a-f]{64})")?).*?failed to reserve container name\s*"?(?:(?<ctrName>[^_"\s>;:]+)(?:_(?<pod>[a-z0-9][-a-z0-9.]*)(?:_(?<podNamespace>[a-z0-9][-a-z0-9]*)(?:_(?<podUID>[0-9a-f-]{32,36})(?:_(?<attempt>\d+))?)?)?)?)?(?:.*?is reserved for\s*"?(?<container>[0-9a-f]{64}))?'
+    regex: '^(?=(?:.*?(?:in|within) sandbox\s*"(?<sandbox>[0-9a-f]{64})")?).*?failed to reserve container name\s*"?(?:(?<ctrName>[^_"\s>;:]+)(?:_(?<pod>[a-z0-9][-a-z0-9.]*)(?:_(?<podNamespace>[a-z0-9][-a-z0-9]*)(?:_(?<podUID>[0-9a-f-]{32,36})(?:_(?<attempt>\d+))?)?)?)?)?(?:.*?is reserved for\s*"?(?<container>[0-9a-f]{64}))?'
   - name: earlier-deadline
     # kubelet gave up on the first CreateContainer (default --runtime-request-timeout 2m)
     context: true
     literals: ["DeadlineExceeded", "context deadline exceeded"]
-    regex: '(?=(?:.*?(?:podSandboxID="|(?:in|within) sandbox\s*")(?<sandbox>[0-9a-f]{64}))?)(?=(?:.*?(?:\bpod="|"pod":\{"name":")(?<pod>[^,"\s_(]+))?).*?(?:code = DeadlineExceeded desc = context deadline exceeded|Error: context deadline exceeded)'
+    regex: '^(?=(?:.*?(?:podSandboxID="|(?:in|within) sandbox\s*")(?<sandbox>[0-9a-f]{64}))?)(?=(?:.*?(?:\bpod="|"pod":\{"name":")(?<pod>[^,"\s_(]+))?).*?(?:code = DeadlineExceeded desc = context deadline exceeded|Error: context deadline exceeded)'
 outcomes:
   - when: [container-name-reserved, earlier-deadline]
     severity: error
@@ -4380,11 +4381,11 @@ signals:
     # kubelet:    "Failed to create sandbox for pod" err="rpc error: ... failed to get sandbox image ..." pod="ns/name"
     # 2.x:        failed to start sandbox "<id>": failed to get sandbox image "<ref>": ...
     literals: ["failed to get sandbox image"]
-    regex: '(?=(?:.*?(?:PodSandboxMetadata\{Name:|\bpod="|"pod":\{"name":")(?<pod>[^,"\s_(]+)(?:(?:,Uid:(?<podUID>[0-9a-f-]+),Namespace:|","namespace":")(?<podNamespace>[^,}"\s]+))?)?).*?(?:failed to start sandbox "(?<sandbox>[0-9a-f]{64})":\s*)?failed to get sandbox image(?: "(?<image>[^"\s>]+)")?'
+    regex: '^(?=(?:.*?(?:PodSandboxMetadata\{Name:|\bpod="|"pod":\{"name":")(?<pod>[^,"\s_(]+)(?:(?:,Uid:(?<podUID>[0-9a-f-]+),Namespace:|","namespace":")(?<podNamespace>[^,}"\s]+))?)?).*?(?:failed to start sandbox "(?<sandbox>[0-9a-f]{64})":\s*)?failed to get sandbox image(?: "(?<image>[^"\s>]+)")?'
   - name: dockershim-sandbox-image-failure
     # dockershim / cri-dockerd ensureSandboxImageExists: failed pulling image "<pause ref>": <docker error>
     literals: ["failed pulling image"]
-    regex: '(?=(?:.*?(?:\bpod="|"pod":\{"name":")(?<pod>[^,"\s_(]+))?).*?failed pulling image "(?<image>[^"\s>]+)"'
+    regex: '^(?=(?:.*?(?:\bpod="|"pod":\{"name":")(?<pod>[^,"\s_(]+))?).*?failed pulling image "(?<image>[^"\s>]+)"'
 related:
   - registry-x509-unknown-authority
   - registry-network-failure
@@ -4477,7 +4478,7 @@ signals:
     # the cause the retry points back to: kubelet gave up on the first RunPodSandbox (4 min) or another CRI call
     context: true
     literals: ["DeadlineExceeded", "context deadline exceeded"]
-    regex: '(?=(?:.*?(?:PodSandboxMetadata\{Name:|\bpod="|"pod":\{"name":")(?<pod>[^,"\s_(]+)(?:(?:,Uid:(?<podUID>[0-9a-f-]+),Namespace:|","namespace":")(?<podNamespace>[^,}"\s]+))?)?).*?(?:code = DeadlineExceeded desc = context deadline exceeded|Error: context deadline exceeded)'
+    regex: '^(?=(?:.*?(?:PodSandboxMetadata\{Name:|\bpod="|"pod":\{"name":")(?<pod>[^,"\s_(]+)(?:(?:,Uid:(?<podUID>[0-9a-f-]+),Namespace:|","namespace":")(?<podNamespace>[^,}"\s]+))?)?).*?(?:code = DeadlineExceeded desc = context deadline exceeded|Error: context deadline exceeded)'
 outcomes:
   - when: [sandbox-name-reserved, earlier-deadline]
     severity: error
