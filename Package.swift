@@ -45,3 +45,20 @@ let package = Package(
     ],
     swiftLanguageModes: [.v5]
 )
+
+// Fuzz targets (scripts/fuzz) ------------------------------------------------------------------
+// libFuzzer harnesses, one executable per target (Sources/Fuzz<Name>/Fuzz<Name>.swift defines
+// LLVMFuzzerTestOneInput). `scripts/fuzz [seconds]` builds each with --sanitize=fuzzer
+// --sanitize=address into .build-fuzz and runs it; in a plain build each is an ordinary executable
+// that runs the inputs named on its command line. The harness code lives in FuzzHarness so that
+// LogScanTests (FuzzRegressionTests) runs the committed Tests/FuzzCorpus through the same functions.
+let fuzzTargets = ["FuzzLineParser", "FuzzFields", "FuzzUnescape", "FuzzImageRef", "FuzzPrefilter", "FuzzRuleLoader", "FuzzEngine"]
+package.targets.append(.target(name: "FuzzHarness", dependencies: ["LogScan", "Rules"]))
+// -parse-as-library: the file has no @main (whose `main` would clash with libFuzzer's); a plain build
+// enters through the file's @_cdecl("<target>_main"), the name SwiftPM links `main` to.
+package.targets += fuzzTargets.map {
+    .executableTarget(name: $0, dependencies: ["FuzzHarness", "LogScan", "Rules"],
+                      swiftSettings: [.unsafeFlags(["-parse-as-library"])])
+}
+for target in package.targets where target.name == "LogScanTests" { target.dependencies.append("FuzzHarness") }
+// End of fuzz targets ---------------------------------------------------------------------------

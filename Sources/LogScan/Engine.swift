@@ -44,6 +44,8 @@ public final class Engine {
     public var stats = ScanStats()
     /// Called for every signal hit (rule example tests).
     public var onHit: ((SignalRef) -> Void)?
+    /// `--since` / `--until`: entries with a timestamp outside are dropped, entries without one kept.
+    public var timeWindow: TimeWindow?
 
     private var groups: [String: Group] = [:]   // "rule\u{0}key"
     private var seq = 0
@@ -115,7 +117,28 @@ public final class Engine {
     static let containerRE = LazyRegex(#"within sandbox "(?<sandbox>[0-9a-f]{64})".*returns container id "(?<id>[0-9a-f]{64})""#)
 
     public init(rules: [Rule]) {
-        compiled = CompiledRules(rules: rules, extraLiterals: Tracker.allCases.map { ($0.literal, $0.rawValue) })
+        compiled = CompiledRules(rules: rules, extraLiterals: Tracker.allCases.map { ($0.literal, $0.rawValue) }
+                                 + Self.byteArrayMessage.map { ($0, Self.byteArrayTag) })
+    }
+
+    /// `journalctl -o json` writes a MESSAGE holding control characters or invalid UTF-8 as an
+    /// array of byte values, which hides every rule literal from the prefilter. These literals make
+    /// such a line a candidate; its decoded message is then searched for the rule literals.
+    static let byteArrayMessage = [#""MESSAGE":["#, #""MESSAGE" : ["#]
+    static let byteArrayTag = 1_000
+    private lazy var messagePrefilter = LiteralPrefilter(literals: compiled.literals)
+
+    /// Literals found in a decoded message (byte-array MESSAGE), added to the line's own.
+    private func literalsInMessage(_ text: String, adding ids: [Int32]) -> [Int32] {
+        var out = ids
+        let bytes = Array(text.utf8)
+        bytes.withUnsafeBufferPointer { p in
+            guard let base = p.baseAddress else { return }
+            messagePrefilter.scan(base, count: p.count) { _, _, found in
+                for id in found where !out.contains(id) { out.append(id) }
+            }
+        }
+        return out
     }
 
     // MARK: ingest
@@ -141,10 +164,20 @@ public final class Engine {
         if let t = entry.timestamp {
             lastTimestamp = t
             if entry.yearKnown || (entry.format != .journalShort && entry.format != .plain) { yearHint = CivilTime.components(t).year }
+            if let w = timeWindow, !w.contains(t) { return }
         }
         var message = entry.message
         if message.utf8.count > Self.maxRegexInput { message = String(decoding: Array(message.utf8.prefix(Self.maxRegexInput)), as: UTF8.self) }
-        let text = Unescape.nested(message)
+        var text = Unescape.nested(message)
+        // A message is one line for the regexes (`.` does not cross CR / LF in ICU): CR-only line
+        // ends, progress-bar CRs and journald multi-line messages would otherwise hide a match.
+        if text.utf8.contains(where: { $0 == 0x0D || $0 == 0x0A }) {
+            text = String(decoding: text.utf8.map { $0 == 0x0D || $0 == 0x0A ? 0x20 : $0 }, as: UTF8.self)
+        }
+        var literalIDs = literalIDs
+        if literalIDs.contains(where: { compiled.extraTagForLiteral[Int($0)] == Self.byteArrayTag }) {
+            literalIDs = literalsInMessage(text, adding: literalIDs)
+        }
         var refs: [SignalRef] = []
         for id in literalIDs {
             let i = Int(id)
@@ -170,11 +203,15 @@ public final class Engine {
         let key = Self.cacheKey(text) + "\u{0}" + (level ?? "") + refs.map { "\($0.rule).\($0.signal)" }.joined(separator: ",")
         if let hit = cache[key] { return hit }
         var out: [(SignalRef, Entities)] = []
-        let ns = text as NSString
+        var ns: NSString?
+        let bytes = Array(text.utf8)
         for ref in refs {
             let sig = compiled.rules[ref.rule].signals[ref.signal]
             if !sig.levels.isEmpty, let lv = level, !sig.levels.contains(lv) { continue }
-            guard let caps = compiled.regex(ref).firstMatch(in: ns) else { continue }
+            let re = compiled.regex(ref)
+            guard bytes.withUnsafeBufferPointer({ re.mayMatch($0) }) else { continue }
+            if ns == nil { ns = text as NSString }
+            guard let caps = re.firstMatch(in: ns!) else { continue }
             out.append((ref, Self.entities(from: caps)))
         }
         if cache.count >= Self.maxCache { cache.removeAll(keepingCapacity: true) }
@@ -361,17 +398,19 @@ public final class Engine {
         let rules = compiled.rules
         // 1. merge groups of one rule that share an entity; unknown-key groups join a lone keyed group
         var byRule: [Int: [Group]] = [:]
-        for g in groups.values.sorted(by: { $0.lastSeq < $1.lastSeq }) { byRule[g.rule, default: []].append(Self.copy(g)) }
+        for g in groups.values.sorted(by: { ($0.lastSeq, $0.key) < ($1.lastSeq, $1.key) }) { byRule[g.rule, default: []].append(Self.copy(g)) }
         var merged: [Group] = []
         for (ri, gs) in byRule.sorted(by: { $0.key < $1.key }) {
             var out: [Group] = []
             var unknown: [Group] = []
             for g in gs {
                 if g.key == "?" { unknown.append(g); continue }
-                if rules[ri].groupBy != .node && rules[ri].groupBy != .none,
-                   let into = out.first(where: { $0.entities.shares(g.entities) }) {
-                    Self.merge(g, into: into)
-                } else { out.append(g) }
+                guard rules[ri].groupBy != .node && rules[ri].groupBy != .none else { out.append(g); continue }
+                // Transitive: g may bridge several groups (pod A via sandbox s1, pod-less s2 ...).
+                let sharing = out.indices.filter { out[$0].entities.shares(g.entities) }
+                guard let first = sharing.first else { out.append(g); continue }
+                Self.merge(g, into: out[first])
+                for j in sharing.dropFirst().reversed() { Self.merge(out[j], into: out[first]); out.remove(at: j) }
             }
             if out.count == 1 { for u in unknown { Self.merge(u, into: out[0]) } } else { out += unknown }
             merged += out

@@ -132,9 +132,10 @@ public enum LineParser {
         var pid: Int?
         if b[j] == UInt8(ascii: "[") {
             var k = j + 1, v = 0
-            while k < b.count, b[k] >= 0x30, b[k] <= 0x39 { v = v * 10 + Int(b[k] - 0x30); k += 1 }
+            // At most 10 digits count: `ident[99999999999999999999]` must not overflow Int.
+            while k < b.count, b[k] >= 0x30, b[k] <= 0x39 { if k - j <= 10 { v = v * 10 + Int(b[k] - 0x30) }; k += 1 }
             guard k < b.count, b[k] == UInt8(ascii: "]"), k > j + 1 else { return nil }
-            pid = v
+            pid = k - j - 1 <= 10 ? v : nil
             j = k + 1
         }
         guard j < b.count, b[j] == UInt8(ascii: ":") else { return nil }
@@ -228,7 +229,7 @@ public enum LineParser {
         guard let obj = FlatJSON.parse(b) else { return nil }
         if let msg = obj["MESSAGE"] {
             var e = LogEntry(message: msg.text, format: .journalJSON)
-            if let rt = obj["__REALTIME_TIMESTAMP"]?.text, let us = Double(rt) { e.timestamp = us / 1_000_000 }
+            if let rt = obj["__REALTIME_TIMESTAMP"]?.text, let us = Double(rt) { e.timestamp = CivilTime.plausible(us / 1_000_000) }
             e.host = obj["_HOSTNAME"]?.text
             e.unit = obj["SYSLOG_IDENTIFIER"]?.text ?? obj["_SYSTEMD_UNIT"]?.text.replacingOccurrences(of: ".service", with: "")
             e.pid = obj["_PID"].flatMap { Int($0.text) }
@@ -238,7 +239,7 @@ public enum LineParser {
         }
         if obj["msg"] != nil {
             var e = LogEntry(message: String(decoding: b, as: UTF8.self), format: .kubeletJSON)
-            if let ts = obj["ts"].flatMap({ Double($0.text) }) { e.timestamp = ts > 1e11 ? ts / 1000 : ts }
+            if let ts = obj["ts"].flatMap({ Double($0.text) }) { e.timestamp = CivilTime.plausible(ts > 1e11 ? ts / 1000 : ts) }
             e.level = obj["err"] != nil ? "error" : "info"
             return e
         }
@@ -248,10 +249,11 @@ public enum LineParser {
 
 /// A minimal reader for one flat JSON object: string, number and byte-array values; nested
 /// values are skipped. Enough for journal export lines without a full JSON decoder per line.
-enum FlatJSON {
-    struct Value { var text: String }
+/// Public for the fuzz harness (Sources/FuzzHarness).
+public enum FlatJSON {
+    public struct Value { public var text: String }
 
-    static func parse(_ b: [UInt8]) -> [String: Value]? {
+    public static func parse(_ b: [UInt8]) -> [String: Value]? {
         var i = 0
         func ws() { while i < b.count, b[i] == 0x20 || b[i] == 0x09 || b[i] == 0x0A || b[i] == 0x0D { i += 1 } }
         func str() -> String? {

@@ -88,6 +88,8 @@ public struct Verdict: Sendable {
     /// Ids of verdicts named as probable causes of this one.
     public var related: [String]
     public var hosts: [String]
+    /// Lifecycle across runs with `--state`: "new", "ongoing" or "resolved"; nil without state.
+    public var status: String? = nil
 }
 
 public struct ScanStats: Sendable {

@@ -25,7 +25,7 @@ struct JSONWriter {
 }
 
 public enum OutputFormat: String, CaseIterable, Sendable {
-    case text, json, jsonl
+    case text, json, jsonl, prometheus, markdown
 }
 
 /// Renders verdicts; never prints (the CLI writes what it returns).
@@ -52,7 +52,9 @@ public enum Renderer {
 
     public static func verdictJSON(_ v: Verdict) -> String {
         let q = JSONWriter.quote
-        var s = "{\"rule\":\(q(v.rule)),\"title\":\(q(v.title)),\"severity\":\(q(v.severity.description)),"
+        var s = "{\"rule\":\(q(v.rule)),"
+        if let st = v.status { s += "\"status\":\(q(st))," }
+        s += "\"title\":\(q(v.title)),\"severity\":\(q(v.severity.description)),"
         s += "\"confidence\":\(q(v.confidence.rawValue)),\"component\":\(q(v.component)),\"family\":\(q(v.family)),"
         s += "\"rootCause\":\(q(v.rootCause)),\"remediation\":\(q(v.remediation)),\"references\":\(list(v.references)),"
         if let n = v.note { s += "\"note\":\(q(n))," }
@@ -85,7 +87,7 @@ public enum Renderer {
         }
         for (i, v) in verdicts.enumerated() {
             if i > 0 { out += "\n" }
-            out += paint("[\(v.severity.description.uppercased())]", sevColor(v.severity)) + " " + paint(v.title, "1") + "  (\(v.rule))\n"
+            out += paint("[\(v.severity.description.uppercased())]", sevColor(v.severity)) + " " + paint(v.title, "1") + "  (\(v.rule))" + (v.status.map { "  [\($0)]" } ?? "") + "\n"
             var facts: [String] = []
             facts.append("seen \(v.count)x")
             if let f = v.firstSeen { facts.append("first \(CivilTime.iso(f))") }
@@ -110,7 +112,8 @@ public enum Renderer {
             out += paint("  Evidence:", "1") + "\n"
             for ev in v.evidence {
                 let t = ev.text.count > 400 ? String(ev.text.prefix(400)) + "…" : ev.text
-                out += "    " + paint("\(esc(ev.source)):\(ev.line)", "2") + (ev.cursor != nil ? " " : "") + "  " + esc(t) + "\n"
+                out += "    " + paint("\(esc(ev.source)):\(ev.line)", "2") + "  " + esc(t) + "\n"
+                if let c = ev.cursor { out += "      " + paint("cursor \(esc(c))", "2") + "\n" }
             }
         }
         out += "\n\(verdicts.count) verdict\(verdicts.count == 1 ? "" : "s"); \(stats.linesRead) lines, \(stats.bytesRead) bytes read"

@@ -47,28 +47,33 @@ public enum Unescape {
 /// Image references normalized the way containerd names them.
 public enum ImageRef {
     /// `redis:2.8.23` → `docker.io/library/redis:2.8.23`; digests kept; bare `sha256:` ids untouched.
+    /// Works on Unicode scalars, not Characters: in a hostile name a `:` or `/` can fuse into one
+    /// grapheme with its neighbour (U+0600 before `:`), and normalizing the result again differed.
     public static func normalize(_ raw: String) -> String {
-        var s = Substring(raw)
+        var s = Substring(raw).unicodeScalars
         while let f = s.first, f == " " || f == "\"" || f == "'" || f == "\u{201C}" || f == "\u{201D}" { s = s.dropFirst() }
         while let l = s.last, l == " " || l == "\"" || l == "'" || l == "," || l == "." || l == "\u{201C}" || l == "\u{201D}" { s = s.dropLast() }
-        if s.isEmpty || s.hasPrefix("sha256:") || s.count > 512 { return String(s) }
-        var name = s, digest: Substring = ""
+        func str(_ v: Substring.UnicodeScalarView) -> String { String(Substring(v)) }
+        if s.isEmpty || s.starts(with: "sha256:".unicodeScalars) || s.count > 512 { return str(s) }
+        var name = s, digest = s[s.endIndex...]
         if let at = s.firstIndex(of: "@") { name = s[..<at]; digest = s[at...] }
-        var domain: Substring = "", rest = name
+        var domain = "", rest = str(name)
         if let slash = name.firstIndex(of: "/") {
             let first = name[..<slash]
-            if first.contains(".") || first.contains(":") || first == "localhost" || first.contains(where: { $0.isUppercase }) {
-                domain = first; rest = name[name.index(after: slash)...]
+            if first.contains(".") || first.contains(":") || first.elementsEqual("localhost".unicodeScalars)
+                || first.contains(where: { $0.properties.isUppercase }) {
+                domain = str(first); rest = str(name[name.index(after: slash)...])
             }
         }
-        if domain.isEmpty || domain == "index.docker.io" || domain == "registry-1.docker.io" {
+        if domain.isEmpty || domain.unicodeScalars.elementsEqual("index.docker.io".unicodeScalars)
+            || domain.unicodeScalars.elementsEqual("registry-1.docker.io".unicodeScalars) {
             domain = "docker.io"
-            if !rest.contains("/") { rest = "library/" + rest }
+            if !rest.unicodeScalars.contains("/") { rest = "library/" + rest }
         }
         var hasTag = false
-        if let colon = rest.lastIndex(of: ":"), !rest[colon...].contains("/") { hasTag = true }
+        if let colon = rest.unicodeScalars.lastIndex(of: ":"), !rest.unicodeScalars[colon...].contains("/") { hasTag = true }
         if !hasTag && digest.isEmpty { rest += ":latest" }
-        return "\(domain)/\(rest)\(digest)"
+        return domain + "/" + rest + str(digest)
     }
 }
 

@@ -51,28 +51,60 @@ public final class TextScanner {
         }
     }
 
+    /// Scans a regular file from byte `startOffset` (a line start; earlier lines are neither read nor
+    /// counted), numbering lines from `startLine + 1`. A last line without its newline is held back
+    /// (a writer may be in the middle of it). Returns the offset after the last complete line: where
+    /// the next run resumes.
+    public func scan(path: String, startOffset: Int64, startLine: Int = 0) throws -> Int64 {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw InputError(path: path, reason: Self.errnoText(errno)) }
+        defer { close(fd) }
+        return try scan(fd: fd, name: path, startOffset: startOffset, startLine: startLine)
+    }
+
+    /// `scan(path:startOffset:startLine:)` on an open descriptor (the caller has fstat'ed it).
+    public func scan(fd: Int32, name: String, startOffset: Int64, startLine: Int) throws -> Int64 {
+        if startOffset > 0 && lseek(fd, off_t(startOffset), SEEK_SET) < 0 {
+            throw InputError(path: name, reason: "seek failed: \(String(cString: strerror(errno)))")
+        }
+        return startOffset + Int64(try scan(fd: fd, name: name, startLine: startLine, holdPartial: true))
+    }
+
     public func scan(fd: Int32, name: String) throws {
+        try scan(fd: fd, name: name, startLine: 0, holdPartial: false)
+    }
+
+    /// Returns the bytes consumed: all bytes read, less a held-back final partial line.
+    @discardableResult
+    func scan(fd: Int32, name: String, startLine: Int, holdPartial: Bool) throws -> Int {
         engine.stats.sources += 1
         let cap = Self.chunkSize
         let buf = UnsafeMutablePointer<UInt8>.allocate(capacity: cap)
         defer { buf.deallocate() }
         var len = 0
-        var lineNo = 0          // lines completed before buf[0]
+        var lineNo = startLine  // lines completed before buf[0]
         var skipping = false    // inside the unread rest of an over-long line
+        var total = 0
+        var held = 0
         while true {
             let n = read(fd, buf + len, cap - len)
             if n < 0 {
                 if errno == EINTR { continue }
                 throw InputError(path: name, reason: "read failed: \(String(cString: strerror(errno)))")
             }
-            engine.stats.bytesRead += n
             if n == 0 {
                 if len > 0 && !skipping {
-                    process(buf, count: len, firstLine: lineNo, name: name, finalPartial: true)
-                    lineNo += 1
+                    if holdPartial {
+                        held = len
+                    } else {
+                        process(buf, count: len, firstLine: lineNo, name: name, finalPartial: true)
+                        lineNo += 1
+                    }
                 }
                 break
             }
+            total += n
+            engine.stats.bytesRead += n
             len += n
             if !prefilter.tuned { prefilter.tune(sample: UnsafeBufferPointer(start: buf, count: len)) }
             var start = 0
@@ -111,7 +143,9 @@ public final class TextScanner {
             }
             onChunk?()
         }
+        if held > 0 { engine.stats.bytesRead -= held }
         onChunk?()
+        return total - held
     }
 
     /// Scans complete lines in `base[0..<count]` (ending in `\n` unless `finalPartial`).

@@ -17,7 +17,16 @@ enum CivilTime {
         Double(days(year: year, month: month, day: day) * 86400 + hour * 3600 + minute * 60 - offsetSeconds) + second
     }
 
+    /// Years 0001...9999. A timestamp outside came from garbage (`"ts":1e300`, `"nan"`), and
+    /// calendar arithmetic on it would trap converting to Int.
+    static let plausibleRange: Range<Double> = -62_135_596_800 ..< 253_402_300_800
+
+    /// `t` when it is a plausible epoch time, else nil (NaN and infinities included).
+    static func plausible(_ t: Double) -> Double? { plausibleRange.contains(t) ? t : nil }
+
     static func components(_ t: Double) -> (year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int, millis: Int) {
+        // Clamped so that no input can trap below; parsers already drop implausible times.
+        let t = t.isFinite ? min(max(t, plausibleRange.lowerBound), plausibleRange.upperBound) : 0
         let whole = Int(t.rounded(.down))
         let millis = Int(((t - Double(whole)) * 1000).rounded(.down))
         var z = whole / 86400

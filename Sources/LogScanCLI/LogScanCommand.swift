@@ -14,7 +14,7 @@ struct LogScanCommand: ParsableCommand {
         2 usage, input or rule errors.
         """,
         version: "0.1.0",
-        subcommands: [Scan.self, RulesCommand.self],
+        subcommands: [Scan.self, RulesCommand.self, NpdPlugin.self],
         defaultSubcommand: Scan.self
     )
 
@@ -33,6 +33,7 @@ struct LogScanCommand: ParsableCommand {
                 Output.out(fullMessage(for: error) + "\n")
                 Glibc.exit(0)
             }
+            if NpdPlugin.invoked { NpdPlugin.unknown(fullMessage(for: error).trimmingCharacters(in: .whitespacesAndNewlines)) }
             Output.err("logscan: " + fullMessage(for: error).trimmingCharacters(in: .whitespacesAndNewlines) + "\n")
             Glibc.exit(2)
         }

@@ -11,9 +11,9 @@ struct RuleOptions: ParsableArguments {
     var disabled: [String] = []
 
     /// Loads the rules or exits 2 with every problem listed (file, line, rule id).
-    func catalog() -> RuleCatalog {
+    func catalog(withExamples: Bool = true) -> RuleCatalog {
         do {
-            return try RuleCatalog.load(userDirs: ruleDirs, disabled: disabled)
+            return try RuleCatalog.load(userDirs: ruleDirs, disabled: disabled, withExamples: withExamples)
         } catch let e as RuleErrors {
             fail(e.description)
         } catch {

@@ -32,6 +32,7 @@ enum Output {
 
 /// One-line error on stderr and exit 2.
 func fail(_ message: String) -> Never {
+    if NpdPlugin.invoked { NpdPlugin.unknown(message) }   // the plugin protocol wants its line on stdout
     Output.err("logscan: " + message + "\n")
     exit(2)
 }

@@ -6,7 +6,7 @@ struct RulesList: ParsableCommand {
     @OptionGroup var ruleOptions: RuleOptions
 
     func run() throws {
-        let rules = ruleOptions.catalog().rules.sorted { $0.id < $1.id }
+        let rules = ruleOptions.catalog(withExamples: false).rules.sorted { $0.id < $1.id }
         let w = rules.map(\.id.count).max() ?? 10
         var out = ""
         for r in rules {

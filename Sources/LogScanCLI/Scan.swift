@@ -19,7 +19,7 @@ struct Scan: ParsableCommand {
     @Argument(help: ArgumentHelp("Log files; '-' or nothing reads stdin.", valueName: "file"))
     var files: [String] = []
 
-    @Option(help: "Output format: text, json (one document) or jsonl (one verdict per line).")
+    @Option(help: "Output format: text, json (one document), jsonl (one verdict per line), prometheus (textfile collector format) or markdown (incident ticket).")
     var format: OutputFormat = .text
 
     @Option(name: .customLong("fail-on"), help: "Exit 1 when a verdict is at least this severe (info, warning, error, critical).")
@@ -33,34 +33,34 @@ struct Scan: ParsableCommand {
 
     @OptionGroup var ruleOptions: RuleOptions
 
+    @OptionGroup(title: "Systemd journal") var journal: JournalOptions
+
+    @OptionGroup(title: "Unattended runs") var stateOptions: StateOptions
+
     func run() throws {
-        let catalog = ruleOptions.catalog()
+        let catalog = ruleOptions.catalog(withExamples: false)
         let engine = Engine(rules: catalog.rules)
         let scanner = TextScanner(engine: engine)
-        let inputs = files.isEmpty ? ["-"] : files
+        let inputs = files.isEmpty && !journal.usesJournal ? ["-"] : files
         var errors: [String] = []
+        let session = stateOptions.begin()
+        let journalRun = journal.begin(engine: engine, scanner: scanner, format: format, color: color, includeBenign: includeBenign,
+                                       textInputs: inputs, errors: &errors)
         for path in inputs {
-            do { try scanner.scan(path: path) } catch let e as InputError { errors.append(e.description) }
+            do { try session.scan(path: path, scanner: scanner) } catch let e as InputError { errors.append(e.description) }
         }
+        if errors.isEmpty { journalRun.read() }
         if !errors.isEmpty {
+            session.inputsFailed(stats: engine.stats)
             // A missing or unreadable input is never skipped silently: report all, exit 2.
             fail(errors.joined(separator: "\nlogscan: "))
         }
+        if journal.follow { try journalRun.follow(failOn: failOn) }
         let all = engine.verdicts()
         let verdicts = includeBenign ? all : all.filter { $0.family != "benign" }
         engine.stats.benignRecognised = all.filter { $0.family == "benign" }.reduce(0) { $0 + $1.count }
-        switch format {
-        case .json: Output.out(Renderer.json(verdicts, stats: engine.stats))
-        case .jsonl: Output.out(Renderer.jsonl(verdicts))
-        case .text:
-            let useColor: Bool
-            switch color {
-            case .always: useColor = true
-            case .never: useColor = false
-            case .auto: useColor = Output.stdoutIsTerminal && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
-            }
-            Output.out(Renderer.text(verdicts, stats: engine.stats, color: useColor))
-        }
-        if verdicts.contains(where: { $0.severity >= failOn }) { throw ExitCode(1) }
+        // prints in --format, writes --textfile, then commits --state (StateOptions.swift)
+        let shown = session.emit(verdicts, stats: engine.stats, rules: catalog.rules, format: format, color: color)
+        if shown.contains(where: { $0.severity >= failOn }) { throw ExitCode(1) }
     }
 }

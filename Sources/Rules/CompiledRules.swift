@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Which signal of which rule.
 public struct SignalRef: Hashable, Sendable {
@@ -14,16 +17,93 @@ public final class LazyRegex: @unchecked Sendable {
     private var compiled: NSRegularExpression?
     private var failed = false
 
+    /// Literal runs every match must contain (top-level, outside groups and classes): checked
+    /// with memmem before the regex engine is asked, which rejects most near misses cheaply.
+    public let requiredRuns: [[UInt8]]
+
     public init(_ pattern: String) {
         self.pattern = pattern
         self.captureNames = LazyRegex.names(in: pattern)
+        self.requiredRuns = LazyRegex.requiredRuns(in: pattern)
+    }
+
+    /// False when the text lacks a literal run that every match contains.
+    public func mayMatch(_ text: UnsafeBufferPointer<UInt8>) -> Bool {
+        for run in requiredRuns {
+            if !Self.contains(text, run) { return false }
+        }
+        return true
+    }
+
+    /// memchr for the first byte, memcmp for the rest (glibc's memmem is not exported to Swift).
+    static func contains(_ hay: UnsafeBufferPointer<UInt8>, _ needle: [UInt8]) -> Bool {
+        guard let base = hay.baseAddress, !needle.isEmpty, hay.count >= needle.count else { return needle.isEmpty }
+        let first = Int32(needle[0])
+        var i = 0
+        let last = hay.count - needle.count
+        return needle.withUnsafeBufferPointer { nd in
+            while i <= last {
+                guard let p = memchr(base + i, first, last - i + 1) else { return false }
+                let at = UnsafePointer<UInt8>(p.assumingMemoryBound(to: UInt8.self)) - base
+                if memcmp(base + at, nd.baseAddress!, nd.count) == 0 { return true }
+                i = at + 1
+            }
+            return false
+        }
+    }
+
+    /// Conservative extraction: only the top level of a pattern without top-level alternation
+    /// or case folding; a quantified character ends its run; escapes of punctuation are literal.
+    static func requiredRuns(in pattern: String) -> [[UInt8]] {
+        let b = Array(pattern.utf8)
+        if pattern.contains("(?i") || pattern.contains("(?x") { return [] }
+        var runs: [[UInt8]] = [], cur: [UInt8] = []
+        var depth = 0, i = 0
+        func flush() { if cur.count >= 4 { runs.append(cur) }; cur = [] }
+        func quantified(_ j: Int) -> Bool {
+            guard j < b.count else { return false }
+            return b[j] == UInt8(ascii: "?") || b[j] == UInt8(ascii: "*") || b[j] == UInt8(ascii: "+") || b[j] == UInt8(ascii: "{")
+        }
+        while i < b.count {
+            let c = b[i]
+            switch c {
+            case UInt8(ascii: "\\"):
+                guard i + 1 < b.count else { return [] }
+                let e = b[i + 1]
+                let isPunct = !((e >= 48 && e <= 57) || (e >= 65 && e <= 90) || (e >= 97 && e <= 122))
+                if depth == 0 && isPunct && !quantified(i + 2) { cur.append(e) } else { flush() }
+                i += 2; continue
+            case UInt8(ascii: "("): depth += 1; flush()
+            case UInt8(ascii: ")"): depth -= 1; flush()
+            case UInt8(ascii: "["):
+                flush()
+                i += 1
+                if i < b.count && b[i] == UInt8(ascii: "^") { i += 1 }
+                if i < b.count && b[i] == UInt8(ascii: "]") { i += 1 }
+                while i < b.count && b[i] != UInt8(ascii: "]") { if b[i] == UInt8(ascii: "\\") { i += 1 }; i += 1 }
+            case UInt8(ascii: "|"):
+                if depth == 0 { return [] }
+                flush()
+            case UInt8(ascii: "{"):
+                flush()
+                while i < b.count && b[i] != UInt8(ascii: "}") { i += 1 }   // a {m,n} quantifier
+            case UInt8(ascii: "."), UInt8(ascii: "^"), UInt8(ascii: "$"), UInt8(ascii: "?"), UInt8(ascii: "*"),
+                 UInt8(ascii: "+"), UInt8(ascii: "}"):
+                flush()
+            default:
+                if depth == 0 && !quantified(i + 1) { cur.append(c) } else { flush() }
+            }
+            i += 1
+        }
+        flush()
+        return runs
     }
 
     /// Compiles now; returns the ICU error text if the pattern is invalid.
     public func compile() -> String? {
         if compiled != nil { return nil }
         do {
-            compiled = try NSRegularExpression(pattern: pattern, options: [])
+            compiled = try NSRegularExpression(pattern: Self.anchoredIfScanning(pattern), options: [])
             return nil
         } catch {
             failed = true
@@ -34,18 +114,50 @@ public final class LazyRegex: @unchecked Sendable {
     /// First match in `text`: the captured groups that participated, by name.
     public func firstMatch(in text: String) -> [(String, String)]? { firstMatch(in: text as NSString) }
 
+    /// Longest one match attempt may run (seconds); past it the line counts as not matching.
+    /// Bounds a backtracking pattern that the load-time shape check (`RuleLinter.catastrophic`)
+    /// misses, e.g. `(a|aa)+b` on a long run of `a`: ICU calls back periodically during a long
+    /// match (`.reportProgress`), and the callback stops it. Fast matches never call back.
+    public static let matchBudget = 0.1
+    /// After this many overruns the regex is not tried again in this run: a flood of hostile
+    /// lines costs at most `maxOverruns * matchBudget` per regex.
+    public static let maxOverruns = 16
+    /// Match attempts stopped by the budget (each counted as no match).
+    public private(set) var overruns = 0
+
     /// Takes the bridged string so one line is bridged once for all its candidate signals.
     public func firstMatch(in ns: NSString) -> [(String, String)]? {
         if compiled == nil && !failed { _ = compile() }
-        guard let re = compiled else { return nil }
+        guard let re = compiled, overruns < Self.maxOverruns else { return nil }
         let text = ns as String
-        guard let m = re.firstMatch(in: text, options: [], range: NSRange(location: 0, length: ns.length)) else { return nil }
+        var found: NSTextCheckingResult?
+        var slowSince: Date?
+        var overran = false
+        re.enumerateMatches(in: text, options: [.reportProgress], range: NSRange(location: 0, length: ns.length)) { m, _, stop in
+            if let m { found = m; stop.pointee = true; return }
+            // A progress callback: the match has already run a while.
+            let now = Date()
+            if let t = slowSince {
+                if now.timeIntervalSince(t) > Self.matchBudget { overran = true; stop.pointee = true }
+            } else { slowSince = now }
+        }
+        if overran { overruns += 1; return nil }
+        guard let m = found else { return nil }
         var out: [(String, String)] = []
         for name in captureNames {
             let r = m.range(withName: name)
             if r.location != NSNotFound, r.length > 0 { out.append((name, ns.substring(with: r))) }
         }
         return out
+    }
+
+    /// A pattern that opens by scanning the line (`.*`, or a look-ahead that does) matches at
+    /// the line start whenever it matches anywhere, so anchor it: unanchored, ICU would retry
+    /// it at every position of a non-matching line, which is quadratic in the line length.
+    static func anchoredIfScanning(_ p: String) -> String {
+        let scanning = [".*", "(?:.*", "(?=.*", "(?=(?:.*", "(?!.*", "(?!(?:.*"]
+        guard scanning.contains(where: { p.hasPrefix($0) }) else { return p }
+        return "^(?:" + p + ")"
     }
 
     /// Names of `(?<name>...)` groups, skipping look-behinds `(?<=` / `(?<!`.

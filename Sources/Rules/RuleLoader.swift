@@ -81,9 +81,15 @@ public enum RuleLoader {
     /// Parses one rule document. Returns the rule when it is usable, plus every problem seen.
     public static func parse(yaml: String, file: String, origin: String) -> (Rule?, [RuleProblem]) {
         var ctx = Ctx(file: file)
+        // libyaml's time grows with the square of flow nesting (`{a: {a: ...}}` 50 000 deep in a
+        // 250 KB file parses for minutes), so absurd nesting is refused before parsing;
+        // checkShape enforces maxDepth exactly afterwards.
+        if let line = flowNestingOverflow(yaml) {
+            return (nil, [RuleProblem(file: file, line: line, ruleID: nil, message: "brackets nested deeper than \(maxFlowDepth) levels")])
+        }
         let root: Node?
         do {
-            root = try Yams.compose(yaml: yaml)
+            root = try Yams.compose(yaml: yaml, .basic)  // every scalar a string: no per-scalar regex tag resolution
         } catch let e as YamlError {
             return (nil, [RuleProblem(file: file, line: yamlErrorLine(e), ruleID: nil, message: "invalid YAML: \(oneLine(String(describing: e)))")])
         } catch {
@@ -96,6 +102,26 @@ public enum RuleLoader {
         }
         let rule = ctx.rule(map, origin: origin)
         return (ctx.problems.isEmpty ? rule : nil, ctx.problems)
+    }
+
+    /// Bracket depth refused before parsing. Counted over the raw text (quoted text included), so
+    /// it is far above maxDepth: only a document built to be deep reaches it.
+    static let maxFlowDepth = 256
+
+    /// Line where `[` / `{` nesting first exceeds maxFlowDepth, if it does.
+    static func flowNestingOverflow(_ yaml: String) -> Int? {
+        var depth = 0, line = 1
+        for c in yaml.utf8 {
+            switch c {
+            case 0x0A: line += 1
+            case UInt8(ascii: "["), UInt8(ascii: "{"):
+                depth += 1
+                if depth > maxFlowDepth { return line }
+            case UInt8(ascii: "]"), UInt8(ascii: "}"): depth = max(0, depth - 1)
+            default: break
+            }
+        }
+        return nil
     }
 
     static func yamlErrorLine(_ e: YamlError) -> Int? {
@@ -169,7 +195,7 @@ private struct Ctx {
                 if case .scalar(let s) = item { out.append(s.string) } else { problem(item, "'\(key)' items must be strings") }
             }
             return out
-        case .scalar(let s) where s.string.isEmpty || s.tag == Tag(.null):
+        case .scalar(let s) where s.string.isEmpty || s.string == "~" || s.string == "null":
             return []
         default:
             problem(v, "'\(key)' must be a list of strings"); return []
@@ -228,8 +254,8 @@ private struct Ctx {
         }
         let rootCause = string(map, "rootCause", at: rootNode) ?? ""
         let remediation = string(map, "remediation", at: rootNode) ?? ""
-        if remediation.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { problem(map["remediation"] ?? rootNode, "remediation must not be empty: a rule without remediation is not a rule") }
-        if rootCause.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { problem(map["rootCause"] ?? rootNode, "rootCause must not be empty") }
+        if remediation.allSatisfy(\.isWhitespace) { problem(map["remediation"] ?? rootNode, "remediation must not be empty: a rule without remediation is not a rule") }
+        if rootCause.allSatisfy(\.isWhitespace) { problem(map["rootCause"] ?? rootNode, "rootCause must not be empty") }
         var notes: [VersionNote] = []
         if let nv = map["versionNotes"] {
             if case .sequence(let seq) = nv {

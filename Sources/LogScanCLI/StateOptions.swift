@@ -1,0 +1,149 @@
+import ArgumentParser
+import Foundation
+import LogScan
+import Rules
+
+/// Options for unattended runs: resume state, finding lifecycle, the Prometheus textfile.
+struct StateOptions: ParsableArguments {
+    @Option(name: .customLong("state"), help: ArgumentHelp("Remember where this run stopped (files: inode, offset, fingerprint; open findings) and resume there next time. Locked with FILE.lock.", valueName: "file"))
+    var stateFile: String?
+
+    @Flag(name: .customLong("reset-state"), help: "Start over: ignore (and replace) an existing --state file.")
+    var resetState = false
+
+    @Option(name: .customLong("resolve-after"), help: ArgumentHelp("With --state: a finding without new evidence for this long is reported resolved (e.g. 30m, 1h, 2d, 0s).", valueName: "duration"))
+    var resolveAfter: String = "1h"
+
+    @Flag(name: .customLong("only-new"), help: "With --state: print only new and resolved findings (mail from cron).")
+    var onlyNew = false
+
+    @Option(name: .customLong("textfile"), help: ArgumentHelp("Also write the Prometheus metrics atomically to this file (node_exporter textfile collector).", valueName: "path"))
+    var textfile: String?
+
+    @Option(name: .customLong("lock-timeout"), help: ArgumentHelp("Seconds to wait for another run holding the state lock before exiting 2.", valueName: "seconds"))
+    var lockTimeout: Double = 5
+
+    func validate() throws {
+        if StateOptions.seconds(resolveAfter) == nil { throw ValidationError("--resolve-after: '\(resolveAfter)' is not a duration like 30m, 1h, 2d or 0s") }
+        if stateFile == nil && (resetState || onlyNew) { throw ValidationError("--reset-state and --only-new need --state FILE") }
+    }
+
+    /// `90`, `90s`, `30m`, `1h`, `2d`, `1h30m`.
+    static func seconds(_ s: String) -> Double? {
+        if let n = Double(s), n >= 0 { return n }
+        var total = 0.0, num = ""
+        for c in s {
+            if c.isNumber || c == "." { num.append(c); continue }
+            guard let n = Double(num) else { return nil }
+            switch c {
+            case "s": total += n
+            case "m": total += n * 60
+            case "h": total += n * 3600
+            case "d": total += n * 86400
+            default: return nil
+            }
+            num = ""
+        }
+        return num.isEmpty && !s.isEmpty ? total : nil
+    }
+
+    /// Takes the lock and loads the state (exit 2 with the path and a hint when it is unreadable).
+    func begin() -> StateSession {
+        guard let path = stateFile else { return StateSession(options: self, lock: nil, tracker: nil) }
+        do {
+            let lock = try StateLock(statePath: path, timeout: lockTimeout)
+            let state = resetState ? ScanState() : try StateStore.load(path: path)
+            return StateSession(options: self, lock: lock, tracker: StateTracker(state: state))
+        } catch {
+            fail("\(error)")
+        }
+    }
+}
+
+/// One run's use of the state: scanning inputs from their offsets, then emitting and committing.
+final class StateSession {
+    let options: StateOptions
+    let lock: StateLock?
+    let tracker: StateTracker?
+
+    init(options: StateOptions, lock: StateLock?, tracker: StateTracker?) {
+        self.options = options; self.lock = lock; self.tracker = tracker
+    }
+
+    /// The journal cursor the previous run stopped at (HOOK for the journal source: seek after it).
+    var journalCursor: String? { tracker?.state.journalCursor }
+
+    func scan(path: String, scanner: TextScanner) throws {
+        if let tracker, path != "-" {
+            try tracker.scan(path: path, scanner: scanner)
+        } else {
+            try scanner.scan(path: path)
+        }
+    }
+
+    /// Inputs failed: record an unsuccessful run in the textfile (the state is left as it was).
+    func inputsFailed(stats: ScanStats) {
+        guard let tf = options.textfile else { return }
+        let st = tracker?.state
+        let run = RunMetrics(timestamp: Date().timeIntervalSince1970, success: false,
+                             linesTotal: st?.linesTotal ?? 0, bytesTotal: st?.bytesTotal ?? 0, unparsedTotal: st?.unparsedTotal ?? 0)
+        try? AtomicFile.write(Array(Renderer.prometheus([], run: run).utf8), to: tf, what: "textfile")
+    }
+
+    /// For `npd-plugin`: applies the lifecycle, writes the textfile and commits the state, prints
+    /// nothing. Returns the open (not resolved) verdicts, most severe first.
+    func lifecycleOnly(_ verdicts: [Verdict], stats: ScanStats, rules: [Rule]) -> [Verdict] {
+        var all = verdicts
+        var run = RunMetrics(stats: stats)
+        if let tracker {
+            all = tracker.lifecycle(verdicts, rules: rules, resolveAfter: StateOptions.seconds(options.resolveAfter) ?? 3600)
+            tracker.finishRun(stats: stats)
+            run = RunMetrics(timestamp: tracker.now, success: true, linesTotal: tracker.state.linesTotal,
+                             bytesTotal: tracker.state.bytesTotal, unparsedTotal: tracker.state.unparsedTotal)
+        }
+        if let tf = options.textfile {
+            do { try AtomicFile.write(Array(Renderer.prometheus(all, run: run).utf8), to: tf, what: "textfile") } catch { fail("\(error)") }
+        }
+        if let tracker, let path = options.stateFile {
+            do { try StateStore.save(tracker.state, path: path) } catch { fail("\(error)") }
+        }
+        return all.filter { $0.status != "resolved" }
+    }
+
+    /// Applies the lifecycle, prints, writes the textfile, then (only then) commits the state.
+    /// Returns the verdicts that were printed.
+    func emit(_ verdicts: [Verdict], stats: ScanStats, rules: [Rule], format: OutputFormat, color: ColorChoice) -> [Verdict] {
+        var all = verdicts
+        var run = RunMetrics(stats: stats)
+        if let tracker {
+            all = tracker.lifecycle(verdicts, rules: rules, resolveAfter: StateOptions.seconds(options.resolveAfter) ?? 3600)
+            tracker.finishRun(stats: stats)
+            run = RunMetrics(timestamp: tracker.now, success: true, linesTotal: tracker.state.linesTotal,
+                             bytesTotal: tracker.state.bytesTotal, unparsedTotal: tracker.state.unparsedTotal)
+            for n in tracker.notes { Output.err("logscan: note: \(n)\n") }
+        }
+        let shown = options.onlyNew ? all.filter { $0.status == "new" || $0.status == "resolved" } : all
+        switch format {
+        case .json: Output.out(Renderer.json(shown, stats: stats))
+        case .jsonl: Output.out(Renderer.jsonl(shown))
+        case .prometheus: Output.out(Renderer.prometheus(all, run: run))
+        case .markdown: Output.out(Renderer.markdown(shown, stats: stats))
+        case .text:
+            let useColor: Bool
+            switch color {
+            case .always: useColor = true
+            case .never: useColor = false
+            case .auto: useColor = Output.stdoutIsTerminal && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
+            }
+            if options.onlyNew && shown.isEmpty { break }   // nothing new: no mail from cron
+            Output.out(Renderer.text(shown, stats: stats, color: useColor))
+        }
+        if let tf = options.textfile {
+            do { try AtomicFile.write(Array(Renderer.prometheus(all, run: run).utf8), to: tf, what: "textfile") } catch { fail("\(error)") }
+        }
+        if let tracker, let path = options.stateFile {
+            do { try StateStore.save(tracker.state, path: path) } catch { fail("\(error)") }
+        }
+        return shown.filter { $0.status != "resolved" }
+    }
+}
