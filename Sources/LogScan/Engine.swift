@@ -78,6 +78,9 @@ public final class Engine {
         var lastSeq = 0
         /// Line that last counted toward `count`: several signals of one rule on one line are one event.
         var lastLine = -1
+        /// Per other rule: how many of the lines counted here also counted for that rule. Absorbing
+        /// that rule's verdict must not count those lines twice.
+        var coCounted: [Int: Int] = [:]
         init(rule: Int, key: String, signals: Int) {
             self.rule = rule; self.key = key
             counts = Array(repeating: 0, count: signals); ambiguousCounts = counts
@@ -187,10 +190,11 @@ public final class Engine {
         // Rules in file order, signals in rule order: deterministic grouping.
         refs.sort { ($0.rule, $0.signal) < ($1.rule, $1.signal) }
         let matches = matchSignals(refs, text: text, level: entry.level)
+        let countedRules = Set(matches.compactMap { compiled.rules[$0.0.rule].signals[$0.0.signal].context ? nil : $0.0.rule })
         for (ref, ents) in matches {
             stats.signals += 1
             onHit?(ref)
-            record(ref: ref, entities: ents, entry: entry, rawText: rawText, pos: pos)
+            record(ref: ref, entities: ents, entry: entry, rawText: rawText, pos: pos, lineRules: countedRules)
         }
     }
 
@@ -286,7 +290,7 @@ public final class Engine {
         return ents
     }
 
-    private func record(ref: SignalRef, entities captured: Entities, entry: LogEntry, rawText: String, pos: SourcePos) {
+    private func record(ref: SignalRef, entities captured: Entities, entry: LogEntry, rawText: String, pos: SourcePos, lineRules: Set<Int> = []) {
         let rule = compiled.rules[ref.rule]
         let sig = rule.signals[ref.signal]
         var ents = captured
@@ -322,7 +326,10 @@ public final class Engine {
             if ambiguous { g.ambiguousCounts[ref.signal] += 1 }
             let firstOnLine = g.lastLine != lineSeq
             g.lastLine = lineSeq
-            if !sig.context && firstOnLine { g.count += 1 }
+            if !sig.context && firstOnLine {
+                g.count += 1
+                for r in lineRules where r != ref.rule { g.coCounted[r, default: 0] += 1 }
+            }
             if let t = entry.timestamp {
                 g.firstSeen = min(g.firstSeen ?? t, t)
                 g.lastSeen = max(g.lastSeen ?? t, t)
@@ -430,7 +437,7 @@ public final class Engine {
                 let other = rules[vs[j].1.rule]
                 let absorbs = rule.supersedes.contains(other.id) || (other.fallback && !rule.fallback && rule.family != "benign")
                 guard absorbs, other.id != rule.id, vs[i].0.entities.shares(vs[j].0.entities) else { continue }
-                absorb(&vs[i].0, vs[j].0)
+                absorb(&vs[i].0, vs[j].0, overlap: vs[i].1.coCounted[vs[j].1.rule] ?? 0)
                 dead.insert(j)
             }
         }
@@ -445,7 +452,10 @@ public final class Engine {
                     && (v.entities.images.isEmpty || w.entities.images.isEmpty)
                     && (v.hosts.isEmpty || w.hosts.isEmpty || v.hosts.contains(where: w.hosts.contains))
             }
-            if candidates.count == 1 { absorb(&vs[candidates[0]].0, w); dead.insert(j) }
+            if candidates.count == 1 {
+                absorb(&vs[candidates[0]].0, w, overlap: vs[candidates[0]].1.coCounted[vs[j].1.rule] ?? 0)
+                dead.insert(j)
+            }
         }
         var result = vs.indices.filter { !dead.contains($0) }.map { vs[$0].0 }
         // 4. probable causes
@@ -470,13 +480,14 @@ public final class Engine {
         let c = Group(rule: g.rule, key: g.key, signals: g.counts.count)
         c.counts = g.counts; c.ambiguousCounts = g.ambiguousCounts; c.count = g.count
         c.firstSeen = g.firstSeen; c.lastSeen = g.lastSeen; c.head = g.head; c.tail = g.tail
-        c.entities = g.entities; c.hosts = g.hosts; c.lastSeq = g.lastSeq
+        c.entities = g.entities; c.hosts = g.hosts; c.lastSeq = g.lastSeq; c.coCounted = g.coCounted
         return c
     }
 
     static func merge(_ g: Group, into t: Group) {
         for i in t.counts.indices { t.counts[i] += g.counts[i]; t.ambiguousCounts[i] += g.ambiguousCounts[i] }
         t.count += g.count
+        for (r, n) in g.coCounted { t.coCounted[r, default: 0] += n }
         if let f = g.firstSeen { t.firstSeen = min(t.firstSeen ?? f, f) }
         if let l = g.lastSeen { t.lastSeen = max(t.lastSeen ?? l, l) }
         t.entities.formUnion(g.entities); t.hosts.formUnion(g.hosts)
@@ -543,11 +554,13 @@ public final class Engine {
                        absorbed: [], related: [], hosts: g.hosts.items)
     }
 
-    private func absorb(_ v: inout Verdict, _ o: Verdict) {
+    /// `overlap`: lines already counted in `v` that also counted in `o` (the same log line matched
+    /// both rules); they are one event, not two.
+    private func absorb(_ v: inout Verdict, _ o: Verdict, overlap: Int = 0) {
         v.entities.formUnion(o.entities)
         if let f = o.firstSeen { v.firstSeen = min(v.firstSeen ?? f, f) }
         if let l = o.lastSeen { v.lastSeen = max(v.lastSeen ?? l, l) }
-        v.count += o.count
+        v.count += o.count - min(max(overlap, 0), o.count)
         let all = (v.evidence + o.evidence).sorted { $0.seq < $1.seq }
         var seen = Set<SourcePos>()
         let uniq = all.filter { seen.insert(SourcePos(source: $0.source, line: $0.line)).inserted }

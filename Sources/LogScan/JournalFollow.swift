@@ -127,15 +127,10 @@ public enum JournalFollower {
         var backoff = 0.0
         let slice = max(0.05, 0.5 / Double(sources.count))
         while !stop() {
-            var changed = false
             var failure: String?
             for s in sources {
                 if stop() { break }
-                switch s.wait(timeout: slice) {
-                case .changed: changed = true
-                case .idle, .interrupted: break
-                case .failed(let why): failure = why
-                }
+                if case .failed(let why) = s.wait(timeout: slice) { failure = why }
             }
             if stop() { break }
             if let why = failure {
@@ -143,11 +138,11 @@ public enum JournalFollower {
                 backoff = min(5, max(0.25, backoff * 2))
                 var slept = 0.0
                 while slept < backoff && !stop() { usleep(100_000); slept += 0.1 }
-                changed = true
             } else if backoff > 0 {
                 backoff = 0
             }
-            guard changed else { continue }
+            // Read after every round, not only on a change: a journal opened by file may not be
+            // watchable (older libsystemd), and a read that finds nothing new costs next to nothing.
             var n = 0
             for s in sources {
                 n += s.read(stop: stop)

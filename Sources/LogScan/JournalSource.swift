@@ -593,7 +593,8 @@ extension JournalSource {
         }
         guard !h.files.isEmpty, h.files.allSatisfy({ $0.header != nil }) else { return }
         var now: UInt64 = 0
-        let dropped = sd_journal_get_usage(h.j, &now) >= 0 && now < h.usageAtOpen
+        // (Following a live journal, vacuuming also lowers the usage: no conclusion from it then.)
+        let dropped = !follow && sd_journal_get_usage(h.j, &now) >= 0 && now < h.usageAtOpen
         let expected = h.files.reduce(0) { $0 + Int(clamping: $1.header!.nEntries) }
         let unfiltered = selection.allUnits && selection.window.isEmpty && selection.boot == nil
         let shortfall = unfiltered && read < expected

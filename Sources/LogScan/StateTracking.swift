@@ -18,6 +18,9 @@ public final class StateTracker {
         self.now = now
     }
 
+    /// Where the journal was read to this run (committed with the state).
+    public func recordJournalCursor(_ cursor: String) { state.journalCursor = cursor }
+
     // MARK: text files
 
     /// Scans `path` from where the previous run stopped. A rename rotation (`path` → `path.1`)

@@ -49,7 +49,11 @@ struct Scan: ParsableCommand {
         for path in inputs {
             do { try session.scan(path: path, scanner: scanner) } catch let e as InputError { errors.append(e.description) }
         }
-        if errors.isEmpty { journalRun.read() }
+        if errors.isEmpty {
+            session.resumeJournal(journalRun.sources)
+            journalRun.read()
+            session.recordJournal(journalRun.sources)
+        }
         if !errors.isEmpty {
             session.inputsFailed(stats: engine.stats)
             // A missing or unreadable input is never skipped silently: report all, exit 2.

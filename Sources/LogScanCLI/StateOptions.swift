@@ -70,8 +70,22 @@ final class StateSession {
         self.options = options; self.lock = lock; self.tracker = tracker
     }
 
-    /// The journal cursor the previous run stopped at (HOOK for the journal source: seek after it).
+    /// The journal cursor the previous run stopped at.
     var journalCursor: String? { tracker?.state.journalCursor }
+
+    /// Continues each journal source after the saved cursor; a cursor that is gone (vacuumed)
+    /// is reported as a gap on stderr and reading continues from the oldest entry after it.
+    func resumeJournal(_ sources: [JournalSource]) {
+        guard let cursor = journalCursor, let first = sources.first else { return }
+        if !first.resume(after: cursor) {
+            Output.err("logscan: warning: the journal no longer holds the entry the last run stopped at (vacuumed or rotated away); continuing from the oldest entry after it, entries in the gap were not scanned\n")
+        }
+    }
+
+    /// Remembers where the journal was read to; committed with the rest of the state.
+    func recordJournal(_ sources: [JournalSource]) {
+        if let tracker, let c = sources.first?.lastCursor { tracker.recordJournalCursor(c) }
+    }
 
     func scan(path: String, scanner: TextScanner) throws {
         if let tracker, path != "-" {

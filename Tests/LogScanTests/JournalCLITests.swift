@@ -113,6 +113,40 @@ final class JournalCLITests: XCTestCase {
         XCTAssertTrue(prev.stderr.contains("no boot -1"), prev.stderr)
     }
 
+    /// --state with the journal: the second run reads only entries after the saved cursor, and a
+    /// cursor whose entry was vacuumed away is reported as a gap instead of silently rereading.
+    func testStateResumesAfterTheJournalCursorAndReportsAVacuumedGap() throws {
+        try JournalFixture.requireRemote()
+        let d = dir("state")
+        let state = d + "/state.json"
+        let first = JournalFixture.noise(at: 1_000, count: 12) + JournalFixture.seed(at: 0)
+        try JournalFixture.write(first.sorted { $0.dt < $1.dt }, to: d + "/a.journal")
+        func entriesRead(_ r: Run) throws -> Int {
+            let doc = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any], r.stdout + r.stderr)
+            return try XCTUnwrap((doc["stats"] as? [String: Any])?["entriesRead"] as? Int)
+        }
+        let r1 = try run(["scan", "--journal-dir", d, "--state", state, "--format", "json"])
+        XCTAssertEqual(r1.status, 1, r1.stderr)
+        let n1 = try entriesRead(r1)
+        XCTAssertGreaterThan(n1, 0)
+        // Nothing new: nothing read twice.
+        let r2 = try run(["scan", "--journal-dir", d, "--state", state, "--format", "json"])
+        XCTAssertEqual(try entriesRead(r2), 0, r2.stderr)
+        // New entries in a later file: only they are read.
+        let second = JournalFixture.seed(at: 300_000_000, image: "docker.io/library/mongo:3.0.7")
+        try JournalFixture.write(second, to: d + "/b.journal")
+        let r3 = try run(["scan", "--journal-dir", d, "--state", state, "--format", "json"])
+        XCTAssertEqual(try entriesRead(r3), second.count, r3.stderr)
+        XCTAssertTrue(r3.stdout.contains("docker.io/library/mongo:3.0.7"))
+        // The entry the state points at is vacuumed away: say so, keep going.
+        try FileManager.default.removeItem(atPath: d + "/b.journal")
+        let third = JournalFixture.seed(at: 600_000_000, image: "docker.io/library/python:3.5.1-alpine")
+        try JournalFixture.write(third, to: d + "/c.journal")
+        let r4 = try run(["scan", "--journal-dir", d, "--state", state, "--format", "json"])
+        XCTAssertTrue(r4.stderr.contains("no longer holds"), r4.stderr)
+        XCTAssertTrue(r4.stdout.contains("python:3.5.1-alpine"), r4.stdout)
+    }
+
     func testBadJournalInputsExit2WithAClearMessage() throws {
         try JournalFixture.requireRemote()
         let missing = try run(["scan", "--journal-dir", "/nonexistent/journal"])
