@@ -35,6 +35,7 @@ public enum Harness {
         ("FuzzPrefilter", prefilter),
         ("FuzzRuleLoader", ruleLoader),
         ("FuzzEngine", engine),
+        ("FuzzRegexGate", regexGate),
     ]
 
     // MARK: entry points

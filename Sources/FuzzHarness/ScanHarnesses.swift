@@ -162,3 +162,25 @@ extension Harness {
                   "file scan verdicts differ from the in-memory scan")
     }
 }
+
+extension Harness {
+    // MARK: FuzzRegexGate
+
+    /// The required-literal gate in front of each regex (`LazyRegex.mayMatch`) against the regex
+    /// itself: when the gate says a line cannot match, the regex must not match it either, or a
+    /// verdict would be lost silently. Input: a pattern, a newline, then the text (one line).
+    public static func regexGate(_ data: [UInt8]) throws {
+        guard let nl = data.firstIndex(of: 0x0A), nl <= 512 else { return }
+        let pattern = String(decoding: data[..<nl], as: UTF8.self)
+        // The engine hands regexes one line with CR / LF read as spaces.
+        let text = String(decoding: data[(nl + 1)...].map { $0 == 0x0A || $0 == 0x0D ? 0x20 : $0 }, as: UTF8.self)
+        let re = LazyRegex(pattern)
+        guard re.compile() == nil else { return }
+        let bytes = Array(text.utf8)
+        let gate = bytes.withUnsafeBufferPointer { re.mayMatch($0) }
+        for run in re.requiredRuns { try check(run.count >= 1, "empty required run") }
+        if !gate, re.firstMatch(in: text) != nil {
+            throw FuzzFailure("gate refused a line the regex matches: pattern \(String(reflecting: pattern)), required runs \(re.requiredRuns.map { String(decoding: $0, as: UTF8.self) })")
+        }
+    }
+}

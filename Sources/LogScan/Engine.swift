@@ -27,9 +27,9 @@ struct BoundedMap<V> {
 /// Never prints. Memory is bounded by the caps below whatever the input size.
 public final class Engine {
     /// Open groups (rule × entity) at most; least recently updated groups are evicted past it.
-    public static let maxGroups = 20_000
+    public static let maxGroups = 5_000
     /// Entries in each link table (sandbox→pod, container→sandbox, digest→image, ...).
-    public static let maxLinks = 50_000
+    public static let maxLinks = 20_000
     /// Evidence lines kept per group: the first of each signal, then the earliest, plus the latest few.
     public static let evidenceHead = 8
     public static let evidenceTail = 3
@@ -200,7 +200,7 @@ public final class Engine {
 
     /// Regex results per distinct message (after its timestamp header): floods of one error
     /// repeat the same text, and the regexes are the expensive part. Bounded by `maxCache`.
-    public static let maxCache = 4096
+    public static let maxCache = 1024
     private var cache: [String: [(SignalRef, Entities)]] = [:]
 
     private func matchSignals(_ refs: [SignalRef], text: String, level: String?) -> [(SignalRef, Entities)] {
@@ -218,6 +218,8 @@ public final class Engine {
             guard let caps = re.firstMatch(in: ns!) else { continue }
             out.append((ref, Self.entities(from: caps)))
         }
+        // Long messages are rarely repeated verbatim; keeping them would only cost memory.
+        guard key.utf8.count <= 2048 else { return out }
         if cache.count >= Self.maxCache { cache.removeAll(keepingCapacity: true) }
         cache[key] = out
         return out
@@ -408,19 +410,31 @@ public final class Engine {
         for g in groups.values.sorted(by: { ($0.lastSeq, $0.key) < ($1.lastSeq, $1.key) }) { byRule[g.rule, default: []].append(Self.copy(g)) }
         var merged: [Group] = []
         for (ri, gs) in byRule.sorted(by: { $0.key < $1.key }) {
-            var out: [Group] = []
+            var out: [Group?] = []
             var unknown: [Group] = []
+            // entity value -> index in `out`: merging stays linear in the number of entities.
+            var owner: [String: Int] = [:]
             for g in gs {
                 if g.key == "?" { unknown.append(g); continue }
                 guard rules[ri].groupBy != .node && rules[ri].groupBy != .none else { out.append(g); continue }
                 // Transitive: g may bridge several groups (pod A via sandbox s1, pod-less s2 ...).
-                let sharing = out.indices.filter { out[$0].entities.shares(g.entities) }
-                guard let first = sharing.first else { out.append(g); continue }
-                Self.merge(g, into: out[first])
-                for j in sharing.dropFirst().reversed() { Self.merge(out[j], into: out[first]); out.remove(at: j) }
+                var sharing = Set<Int>()
+                for v in Self.joinKeys(g.entities) { if let i = owner[v], out[i] != nil { sharing.insert(i) } }
+                guard let first = sharing.min() else {
+                    out.append(g)
+                    for v in Self.joinKeys(g.entities) { owner[v] = out.count - 1 }
+                    continue
+                }
+                Self.merge(g, into: out[first]!)
+                for j in sharing where j != first {
+                    Self.merge(out[j]!, into: out[first]!)
+                    out[j] = nil
+                }
+                for v in Self.joinKeys(out[first]!.entities) { owner[v] = first }
             }
-            if out.count == 1 { for u in unknown { Self.merge(u, into: out[0]) } } else { out += unknown }
-            merged += out
+            let live = out.compactMap { $0 }
+            if live.count == 1 { for u in unknown { Self.merge(u, into: live[0]) } }
+            merged += live + (live.count == 1 ? [] : unknown)
         }
         // 2. outcomes
         var vs: [(Verdict, Group)] = []
@@ -474,6 +488,12 @@ public final class Engine {
             return $0.rule < $1.rule
         }
         return result
+    }
+
+    /// The entity values that join groups (`Entities.shares` compares the same kinds).
+    static func joinKeys(_ e: Entities) -> [String] {
+        e.images.items.map { "i:" + $0 } + e.pods.items.map { "p:" + $0 } + e.containers.items.map { "c:" + $0 }
+            + e.sandboxes.items.map { "s:" + $0 } + e.podUIDs.items.map { "u:" + $0 }
     }
 
     static func copy(_ g: Group) -> Group {

@@ -56,7 +56,8 @@ public final class LazyRegex: @unchecked Sendable {
     /// or case folding; a quantified character ends its run; escapes of punctuation are literal.
     static func requiredRuns(in pattern: String) -> [[UInt8]] {
         let b = Array(pattern.utf8)
-        if pattern.contains("(?i") || pattern.contains("(?x") { return [] }
+        // Case folding or free spacing anywhere, e.g. `(?mi)`, `(?sx)`, `(?i:...)`: no gate.
+        if inlineFlags(b).contains(where: { $0 == UInt8(ascii: "i") || $0 == UInt8(ascii: "x") }) { return [] }
         var runs: [[UInt8]] = [], cur: [UInt8] = []
         var depth = 0, i = 0
         func flush() { if cur.count >= 4 { runs.append(cur) }; cur = [] }
@@ -70,7 +71,10 @@ public final class LazyRegex: @unchecked Sendable {
             case UInt8(ascii: "\\"):
                 guard i + 1 < b.count else { return [] }
                 let e = b[i + 1]
-                let isPunct = !((e >= 48 && e <= 57) || (e >= 65 && e <= 90) || (e >= 97 && e <= 122))
+                // Escapes whose argument follows (\x41, \u0041, \cA, \0101, \pL, \N{..}, \k<n>,
+                // backreferences) do not stand for their letters: no gate rather than a wrong one.
+                if "xuUcpPNk0123456789".utf8.contains(e) { return [] }
+                let isPunct = !((e >= 48 && e <= 57) || (e >= 65 && e <= 90) || (e >= 97 && e <= 122)) && e < 0x80
                 if depth == 0 && isPunct && !quantified(i + 2) { cur.append(e) } else { flush() }
                 i += 2; continue
             case UInt8(ascii: "("): depth += 1; flush()
@@ -80,7 +84,14 @@ public final class LazyRegex: @unchecked Sendable {
                 i += 1
                 if i < b.count && b[i] == UInt8(ascii: "^") { i += 1 }
                 if i < b.count && b[i] == UInt8(ascii: "]") { i += 1 }
-                while i < b.count && b[i] != UInt8(ascii: "]") { if b[i] == UInt8(ascii: "\\") { i += 1 }; i += 1 }
+                // ICU sets nest (`[a[bc]d]`, `[[:alpha:]]`): the class ends where its nesting does.
+                var nest = 1
+                while i < b.count {
+                    if b[i] == UInt8(ascii: "\\") { i += 2; continue }
+                    if b[i] == UInt8(ascii: "[") { nest += 1 }
+                    else if b[i] == UInt8(ascii: "]") { nest -= 1; if nest == 0 { break } }
+                    i += 1
+                }
             case UInt8(ascii: "|"):
                 if depth == 0 { return [] }
                 flush()
@@ -91,12 +102,33 @@ public final class LazyRegex: @unchecked Sendable {
                  UInt8(ascii: "+"), UInt8(ascii: "}"):
                 flush()
             default:
-                if depth == 0 && !quantified(i + 1) { cur.append(c) } else { flush() }
+                // A non-ASCII character is several bytes, and a quantifier after it applies to all
+                // of them: it only ends the run.
+                if depth == 0 && c < 0x80 && !quantified(i + 1) { cur.append(c) } else { flush() }
             }
             i += 1
         }
         flush()
         return runs
+    }
+
+    /// Letters of every inline flag group `(?flags)` / `(?flags:` / `(?-flags)` in a pattern.
+    static func inlineFlags(_ b: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        var k = 0
+        while k + 1 < b.count {
+            if b[k] == UInt8(ascii: "("), b[k + 1] == UInt8(ascii: "?") {
+                var j = k + 2
+                while j < b.count {
+                    let lower = b[j] | 0x20
+                    if lower >= UInt8(ascii: "a") && lower <= UInt8(ascii: "z") { out.append(b[j]) }
+                    else if b[j] != UInt8(ascii: "-") { break }
+                    j += 1
+                }
+            }
+            k += 1
+        }
+        return out
     }
 
     /// Compiles now; returns the ICU error text if the pattern is invalid.
