@@ -111,13 +111,7 @@ final class JournalRun {
     init(options: JournalOptions, engine: Engine, format: OutputFormat, color: ColorChoice) {
         self.options = options
         self.engine = engine
-        let useColor: Bool
-        switch color {
-        case .always: useColor = true
-        case .never: useColor = false
-        case .auto: useColor = Output.stdoutIsTerminal && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
-        }
-        stream = VerdictStream(engine: engine, format: format, color: useColor)
+        stream = VerdictStream(engine: engine, format: format, color: color.enabled)
     }
 
     func emitChanges() {

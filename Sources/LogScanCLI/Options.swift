@@ -1,3 +1,4 @@
+import Foundation
 import ArgumentParser
 import LogScan
 import Rules
@@ -31,4 +32,13 @@ extension OutputFormat: ExpressibleByArgument {}
 
 enum ColorChoice: String, ExpressibleByArgument, CaseIterable {
     case auto, always, never
+
+    /// auto: on a terminal, unless NO_COLOR is set.
+    var enabled: Bool {
+        switch self {
+        case .always: return true
+        case .never: return false
+        case .auto: return Output.stdoutIsTerminal && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
+        }
+    }
 }

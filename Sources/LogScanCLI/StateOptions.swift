@@ -107,35 +107,35 @@ final class StateSession {
     /// For `npd-plugin`: applies the lifecycle, writes the textfile and commits the state, prints
     /// nothing. Returns the open (not resolved) verdicts, most severe first.
     func lifecycleOnly(_ verdicts: [Verdict], stats: ScanStats, rules: [Rule]) -> [Verdict] {
-        var all = verdicts
-        var run = RunMetrics(stats: stats)
-        if let tracker {
-            all = tracker.lifecycle(verdicts, rules: rules, resolveAfter: StateOptions.seconds(options.resolveAfter) ?? 3600)
-            tracker.finishRun(stats: stats)
-            run = RunMetrics(timestamp: tracker.now, success: true, linesTotal: tracker.state.linesTotal,
-                             bytesTotal: tracker.state.bytesTotal, unparsedTotal: tracker.state.unparsedTotal)
-        }
+        let (all, run) = lifecycle(verdicts, stats: stats, rules: rules)
+        writeTextfileAndCommit(all, run: run)
+        return all.filter { $0.status != "resolved" }
+    }
+
+    /// new / ongoing / resolved from the saved findings, and this run's metrics.
+    private func lifecycle(_ verdicts: [Verdict], stats: ScanStats, rules: [Rule]) -> ([Verdict], RunMetrics) {
+        guard let tracker else { return (verdicts, RunMetrics(stats: stats)) }
+        let all = tracker.lifecycle(verdicts, rules: rules, resolveAfter: StateOptions.seconds(options.resolveAfter) ?? 3600)
+        tracker.finishRun(stats: stats)
+        return (all, RunMetrics(timestamp: tracker.now, success: true, linesTotal: tracker.state.linesTotal,
+                                bytesTotal: tracker.state.bytesTotal, unparsedTotal: tracker.state.unparsedTotal))
+    }
+
+    /// The textfile first, then the state: a run counts as done only once both are written.
+    private func writeTextfileAndCommit(_ all: [Verdict], run: RunMetrics) {
         if let tf = options.textfile {
             do { try AtomicFile.write(Array(Renderer.prometheus(all, run: run).utf8), to: tf, what: "textfile") } catch { fail("\(error)") }
         }
         if let tracker, let path = options.stateFile {
             do { try StateStore.save(tracker.state, path: path) } catch { fail("\(error)") }
         }
-        return all.filter { $0.status != "resolved" }
     }
 
     /// Applies the lifecycle, prints, writes the textfile, then (only then) commits the state.
     /// Returns the verdicts that were printed.
     func emit(_ verdicts: [Verdict], stats: ScanStats, rules: [Rule], format: OutputFormat, color: ColorChoice) -> [Verdict] {
-        var all = verdicts
-        var run = RunMetrics(stats: stats)
-        if let tracker {
-            all = tracker.lifecycle(verdicts, rules: rules, resolveAfter: StateOptions.seconds(options.resolveAfter) ?? 3600)
-            tracker.finishRun(stats: stats)
-            run = RunMetrics(timestamp: tracker.now, success: true, linesTotal: tracker.state.linesTotal,
-                             bytesTotal: tracker.state.bytesTotal, unparsedTotal: tracker.state.unparsedTotal)
-            for n in tracker.notes { Output.err("logscan: note: \(n)\n") }
-        }
+        let (all, run) = lifecycle(verdicts, stats: stats, rules: rules)
+        for n in tracker?.notes ?? [] { Output.err("logscan: note: \(n)\n") }
         let shown = options.onlyNew ? all.filter { $0.status == "new" || $0.status == "resolved" } : all
         switch format {
         case .json: Output.out(Renderer.json(shown, stats: stats))
@@ -143,21 +143,10 @@ final class StateSession {
         case .prometheus: Output.out(Renderer.prometheus(all, run: run))
         case .markdown: Output.out(Renderer.markdown(shown, stats: stats))
         case .text:
-            let useColor: Bool
-            switch color {
-            case .always: useColor = true
-            case .never: useColor = false
-            case .auto: useColor = Output.stdoutIsTerminal && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
-            }
             if options.onlyNew && shown.isEmpty { break }   // nothing new: no mail from cron
-            Output.out(Renderer.text(shown, stats: stats, color: useColor))
+            Output.out(Renderer.text(shown, stats: stats, color: color.enabled))
         }
-        if let tf = options.textfile {
-            do { try AtomicFile.write(Array(Renderer.prometheus(all, run: run).utf8), to: tf, what: "textfile") } catch { fail("\(error)") }
-        }
-        if let tracker, let path = options.stateFile {
-            do { try StateStore.save(tracker.state, path: path) } catch { fail("\(error)") }
-        }
+        writeTextfileAndCommit(all, run: run)
         return shown.filter { $0.status != "resolved" }
     }
 }
