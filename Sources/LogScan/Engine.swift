@@ -171,12 +171,7 @@ public final class Engine {
         }
         var message = entry.message
         if message.utf8.count > Self.maxRegexInput { message = String(decoding: Array(message.utf8.prefix(Self.maxRegexInput)), as: UTF8.self) }
-        var text = Unescape.nested(message)
-        // A message is one line for the regexes (`.` does not cross CR / LF in ICU): CR-only line
-        // ends, progress-bar CRs and journald multi-line messages would otherwise hide a match.
-        if text.utf8.contains(where: { $0 == 0x0D || $0 == 0x0A }) {
-            text = String(decoding: text.utf8.map { $0 == 0x0D || $0 == 0x0A ? 0x20 : $0 }, as: UTF8.self)
-        }
+        let text = Unescape.nested(message)   // also one line: CR / LF become spaces
         var literalIDs = literalIDs
         if literalIDs.contains(where: { compiled.extraTagForLiteral[Int($0)] == Self.byteArrayTag }) {
             literalIDs = literalsInMessage(text, adding: literalIDs)

@@ -4,9 +4,14 @@ public enum Unescape {
     /// Levels undone at most; real logs nest three deep, a fourth is headroom.
     public static let maxLevels = 5
 
+    /// Also flattens raw CR / LF to spaces: a message is one line for the regexes (ICU's `.`
+    /// does not cross them), whether the break was escaped or real (CR-only line ends, journald
+    /// multi-line messages).
     public static func nested(_ s: String) -> String {
         var b = Array(s.utf8)
-        guard b.contains(UInt8(ascii: "\\")) else { return s }
+        var flattened = false
+        for i in b.indices where b[i] == 0x0D || b[i] == 0x0A { b[i] = 0x20; flattened = true }
+        guard b.contains(UInt8(ascii: "\\")) else { return flattened ? String(decoding: b, as: UTF8.self) : s }
         for _ in 0..<maxLevels {
             guard once(&b) else { break }
             if !b.contains(UInt8(ascii: "\\")) { break }

@@ -50,18 +50,9 @@ struct NpdPlugin: ParsableCommand {
     }
 
     func run() throws {
-        let catalog = ruleOptions.catalog(withExamples: false)
-        let engine = Engine(rules: catalog.rules)
-        let scanner = TextScanner(engine: engine)
-        let inputs = files.isEmpty && !journal.usesJournal ? ["-"] : files
-        var errors: [String] = []
-        let session = stateOptions.begin()
-        let journalRun = journal.begin(engine: engine, scanner: scanner, format: .jsonl, color: .never, includeBenign: false,
-                                       textInputs: inputs, errors: &errors)
-        for path in inputs {
-            do { try session.scan(path: path, scanner: scanner) } catch let e as InputError { errors.append(e.description) }
-        }
-        if errors.isEmpty { journalRun.read() }
+        let run = try ScanInputs(files: files, rules: ruleOptions, journal: journal, state: stateOptions,
+                             format: .jsonl, color: .never, includeBenign: false)
+        let (catalog, engine, session, errors) = (run.catalog, run.engine, run.session, run.errors)
         if !errors.isEmpty { fail(errors.joined(separator: "; ")) }
         let verdicts = engine.verdicts().filter { $0.family != "benign" && (family == nil || $0.family == family) }
         // the lifecycle and the state commit run through the session; nothing else is printed

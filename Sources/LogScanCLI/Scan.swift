@@ -38,22 +38,9 @@ struct Scan: ParsableCommand {
     @OptionGroup(title: "Unattended runs") var stateOptions: StateOptions
 
     func run() throws {
-        let catalog = ruleOptions.catalog(withExamples: false)
-        let engine = Engine(rules: catalog.rules)
-        let scanner = TextScanner(engine: engine)
-        let inputs = files.isEmpty && !journal.usesJournal ? ["-"] : files
-        var errors: [String] = []
-        let session = stateOptions.begin()
-        let journalRun = journal.begin(engine: engine, scanner: scanner, format: format, color: color, includeBenign: includeBenign,
-                                       textInputs: inputs, errors: &errors)
-        for path in inputs {
-            do { try session.scan(path: path, scanner: scanner) } catch let e as InputError { errors.append(e.description) }
-        }
-        if errors.isEmpty {
-            session.resumeJournal(journalRun.sources)
-            journalRun.read()
-            session.recordJournal(journalRun.sources)
-        }
+        let run = try ScanInputs(files: files, rules: ruleOptions, journal: journal, state: stateOptions,
+                             format: format, color: color, includeBenign: includeBenign)
+        let (catalog, engine, session, journalRun, errors) = (run.catalog, run.engine, run.session, run.journalRun, run.errors)
         if !errors.isEmpty {
             session.inputsFailed(stats: engine.stats)
             // A missing or unreadable input is never skipped silently: report all, exit 2.
