@@ -50,9 +50,13 @@ public final class VerdictStream {
     /// Also show recognised benign noise (the `benign` family), as `scan --benign`.
     public var includeBenign = false
 
+    /// With --state: marks verdicts new / ongoing and carries counts over from earlier runs.
+    public var annotate: (([Verdict]) -> [Verdict])?
+
     public func current() -> [Verdict] {
         let all = engine.verdicts()
-        return includeBenign ? all : all.filter { $0.family != "benign" }
+        let shown = includeBenign ? all : all.filter { $0.family != "benign" }
+        return annotate?(shown) ?? shown
     }
 
     public init(engine: Engine, format: OutputFormat, color: Bool) {
@@ -88,7 +92,7 @@ public final class VerdictStream {
         func paint(_ s: String, _ code: String) -> String { color ? "\u{1B}[\(code)m\(s)\u{1B}[0m" : s }
         let sevCode: String
         switch v.severity { case .critical: sevCode = "1;35"; case .error: sevCode = "1;31"; case .warning: sevCode = "1;33"; case .info: sevCode = "36" }
-        var what = "new"
+        var what = v.status == "ongoing" ? "ongoing, seen \(v.count)x since \(v.firstSeen.map(CivilTime.iso) ?? "an earlier run")" : "new"
         if let b = before { what = b.severity != v.severity ? "now \(v.severity)" : "seen \(v.count)x" }
         var o = paint("[\(v.severity.description.uppercased())]", sevCode) + " " + paint(v.title, "1") + "  (\(v.rule))  " + what + "\n"
         var facts = ["seen \(v.count)x"]
@@ -121,8 +125,9 @@ public final class VerdictStream {
 public enum JournalFollower {
     /// Runs until `stop()` is true. Waiting failures (inotify exhausted, ...) back off from
     /// 0.25 s to 5 s and poll instead of spinning; `warn` hears about them once per episode.
+    /// `checkpoint(wroteOutput)` runs after every round, once that round's output is written.
     public static func run(_ sources: [JournalSource], stream: VerdictStream, write: (String) -> Void,
-                           warn: (String) -> Void, stop: () -> Bool) {
+                           warn: (String) -> Void, stop: () -> Bool, checkpoint: (Bool) -> Void = { _ in }) {
         guard !sources.isEmpty else { return }
         var backoff = 0.0
         let slice = max(0.05, 0.5 / Double(sources.count))
@@ -148,10 +153,12 @@ public enum JournalFollower {
                 n += s.read(stop: stop)
                 for w in s.newWarnings() { warn(w.description) }
             }
+            var wrote = false
             if n > 0 {
                 let out = stream.changes()
-                if !out.isEmpty { write(out) }
+                if !out.isEmpty { write(out); wrote = true }
             }
+            checkpoint(wrote)
         }
     }
 }

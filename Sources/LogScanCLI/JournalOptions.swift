@@ -135,15 +135,26 @@ final class JournalRun {
     /// --follow: after the history, wait for new entries until SIGINT / SIGTERM (or, with text
     /// input only, until its end), then print the summary. Exits 0 when stopped by a signal,
     /// otherwise as a normal scan would.
-    func follow(failOn: Severity) throws -> Never {
+    ///
+    /// With --state / --textfile, the position and findings are committed after each round's
+    /// output (see `StateSession.followCheckpoint`), so a restarted follower neither skips nor
+    /// rereads what it already reported.
+    func follow(failOn: Severity, session: StateSession, rules: [Rule]) throws -> Never {
+        session.beginFollow()
+        let checkpoint = { [self] (force: Bool) in
+            session.followCheckpoint({ stream.current() }, stats: engine.stats, rules: rules, cursor: sources.first?.lastCursor, force: force)
+        }
         emitChanges()
+        checkpoint(true)
         if !sources.isEmpty && !StopSignals.requested {
             Output.err("logscan: following \(sources.map(\.name).joined(separator: ", ")) (Ctrl-C to stop)\n")
             JournalFollower.run(sources, stream: stream, write: { Output.out($0) },
-                                warn: { Output.err("logscan: warning: \($0)\n") }, stop: { StopSignals.requested })
+                                warn: { Output.err("logscan: warning: \($0)\n") }, stop: { StopSignals.requested },
+                                checkpoint: checkpoint)
         }
         let stopped = StopSignals.requested
         Output.out(stream.summary(stopped: stopped))
+        checkpoint(true)
         if !stopped, stream.current().contains(where: { $0.severity >= failOn }) { throw ExitCode(1) }
         throw ExitCode(0)
     }

@@ -46,7 +46,7 @@ struct Scan: ParsableCommand {
             // A missing or unreadable input is never skipped silently: report all, exit 2.
             fail(errors.joined(separator: "\nlogscan: "))
         }
-        if journal.follow { try journalRun.follow(failOn: failOn) }
+        if journal.follow { try journalRun.follow(failOn: failOn, session: session, rules: catalog.rules) }
         let all = engine.verdicts()
         let verdicts = includeBenign ? all : all.filter { $0.family != "benign" }
         engine.stats.benignRecognised = all.filter { $0.family == "benign" }.reduce(0) { $0 + $1.count }

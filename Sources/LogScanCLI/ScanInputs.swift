@@ -19,8 +19,10 @@ struct ScanInputs {
         let inputs = files.isEmpty && !journal.usesJournal ? ["-"] : files
         var errors: [String] = []
         session = state.begin()
+        let annotate = journal.follow ? session.followAnnotator(rules: catalog.rules) : nil
         journalRun = journal.begin(engine: engine, scanner: scanner, format: format, color: color, includeBenign: includeBenign,
                                    textInputs: inputs, errors: &errors)
+        journalRun.stream.annotate = annotate
         for path in inputs {
             do { try session.scan(path: path, scanner: scanner) } catch let e as InputError { errors.append(e.description) }
         }

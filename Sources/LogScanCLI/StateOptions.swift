@@ -123,12 +123,67 @@ final class StateSession {
 
     /// The textfile first, then the state: a run counts as done only once both are written.
     private func writeTextfileAndCommit(_ all: [Verdict], run: RunMetrics) {
+        write(all, run: run, state: tracker?.state)
+    }
+
+    private func write(_ all: [Verdict], run: RunMetrics, state: ScanState?) {
         if let tf = options.textfile {
             do { try AtomicFile.write(Array(Renderer.prometheus(all, run: run).utf8), to: tf, what: "textfile") } catch { fail("\(error)") }
         }
-        if let tracker, let path = options.stateFile {
-            do { try StateStore.save(tracker.state, path: path) } catch { fail("\(error)") }
+        if let state, let path = options.stateFile {
+            do { try StateStore.save(state, path: path) } catch { fail("\(error)") }
         }
+    }
+
+    // MARK: --follow
+
+    /// The state as this run found it (text files and journal history already read): every
+    /// follow checkpoint applies the lifecycle to this run's cumulative verdicts on top of it.
+    private var followBaseline: ScanState?
+    private var lastCheckpoint = 0.0
+    /// Checkpoints that wrote nothing new are at most this frequent; output written forces one.
+    static let idleCheckpointSeconds = 10.0
+
+    /// --follow with --state: the stream's annotator, which marks this run's verdicts new /
+    /// ongoing (with counts and first-seen from earlier runs). Set before any input is read.
+    func followAnnotator(rules: [Rule]) -> (([Verdict]) -> [Verdict])? {
+        guard let tracker else { return nil }
+        let before = tracker.state
+        let resolveAfter = StateOptions.seconds(options.resolveAfter) ?? 3600
+        return { verdicts in
+            StateTracker(state: before).lifecycle(verdicts, rules: rules, resolveAfter: resolveAfter)
+                .filter { $0.status != "resolved" && !$0.evidence.isEmpty }
+        }
+    }
+
+    /// --follow: the state once the inputs' history is read (text file offsets, journal cursor);
+    /// every checkpoint applies the lifecycle to this run's cumulative verdicts on top of it.
+    func beginFollow() { followBaseline = tracker?.state }
+
+    /// --follow: commits the journal position, the findings and the textfile, only after the
+    /// output for everything read so far was written (a kill between the two repeats that output
+    /// on the next start; nothing is skipped). `force` after new output and at the end; otherwise
+    /// at most every `idleCheckpointSeconds`, so an idle follower still refreshes its textfile.
+    func followCheckpoint(_ current: () -> [Verdict], stats: ScanStats, rules: [Rule], cursor: String?, force: Bool) {
+        guard options.stateFile != nil || options.textfile != nil else { return }
+        let now = Date().timeIntervalSince1970
+        if !force && now - lastCheckpoint < Self.idleCheckpointSeconds { return }
+        lastCheckpoint = now
+        let verdicts = current()
+        guard let base = followBaseline else {
+            // textfile only: metrics of this run so far
+            if let tf = options.textfile {
+                do { try AtomicFile.write(Array(Renderer.prometheus(verdicts, run: RunMetrics(stats: stats)).utf8), to: tf, what: "textfile") } catch { fail("\(error)") }
+            }
+            return
+        }
+        let t = StateTracker(state: base, now: now)
+        if let cursor { t.recordJournalCursor(cursor) }
+        let all = t.lifecycle(verdicts, rules: rules, resolveAfter: StateOptions.seconds(options.resolveAfter) ?? 3600)
+        t.finishRun(stats: stats)
+        let run = RunMetrics(timestamp: now, success: true, linesTotal: t.state.linesTotal,
+                             bytesTotal: t.state.bytesTotal, unparsedTotal: t.state.unparsedTotal)
+        write(all, run: run, state: t.state)
     }
 
     /// Applies the lifecycle, prints, writes the textfile, then (only then) commits the state.
