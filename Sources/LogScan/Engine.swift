@@ -204,14 +204,19 @@ public final class Engine {
         var out: [(SignalRef, Entities)] = []
         var ns: NSString?
         let bytes = Array(text.utf8)
-        for ref in refs {
-            let sig = compiled.rules[ref.rule].signals[ref.signal]
-            if !sig.levels.isEmpty, let lv = level, !sig.levels.contains(lv) { continue }
-            let re = compiled.regex(ref)
-            guard bytes.withUnsafeBufferPointer({ re.mayMatch($0) }) else { continue }
-            if ns == nil { ns = text as NSString }
-            guard let caps = re.firstMatch(in: ns!) else { continue }
-            out.append((ref, Self.entities(from: caps)))
+        bytes.withUnsafeBufferPointer { p in
+            let ascii = ByteRegex.isASCII(p)
+            for ref in refs {
+                let sig = compiled.rules[ref.rule].signals[ref.signal]
+                if !sig.levels.isEmpty, let lv = level, !sig.levels.contains(lv) { continue }
+                let re = compiled.regex(ref)
+                guard re.mayMatch(p) else { continue }
+                guard let caps = re.firstMatch(bytes: p, isASCII: ascii, string: {
+                    if ns == nil { ns = text as NSString }
+                    return ns!
+                }) else { continue }
+                out.append((ref, Self.entities(from: caps)))
+            }
         }
         // Long messages are rarely repeated verbatim; keeping them would only cost memory.
         guard key.utf8.count <= 2048 else { return out }
@@ -237,7 +242,10 @@ public final class Engine {
     }
 
     private func track(_ t: Tracker, text: String, entry: LogEntry, pos: SourcePos) {
-        guard let caps = t.regex.firstMatch(in: text) else { return }
+        let bytes = Array(text.utf8)
+        guard let caps = bytes.withUnsafeBufferPointer({ p in
+            t.regex.firstMatch(bytes: p, isASCII: ByteRegex.isASCII(p), string: { text as NSString })
+        }) else { return }
         let v = Dictionary(caps, uniquingKeysWith: { a, _ in a })
         switch t {
         case .pull:
@@ -553,17 +561,26 @@ public final class Engine {
         return pick(sure)
     }
 
+    /// Rule text without surrounding ASCII whitespace (YAML block scalars end in a newline);
+    /// bytes, not Foundation: this runs for every group when verdicts are made.
+    static func trimmed(_ s: String) -> String {
+        let u = s.utf8
+        func ws(_ b: UInt8) -> Bool { b == 0x20 || (b >= 0x09 && b <= 0x0D) }
+        guard let first = u.firstIndex(where: { !ws($0) }), let last = u.lastIndex(where: { !ws($0) }) else { return "" }
+        return String(s[first...last])
+    }
+
     private func makeVerdict(_ rule: Rule, _ g: Group, _ o: Outcome) -> Verdict {
         let vers = versionsFor(g)
-        var cause = rule.rootCause.trimmingCharacters(in: .whitespacesAndNewlines)
+        var cause = Self.trimmed(rule.rootCause)
         for n in rule.versionNotes {
             let v = n.component == "containerd" ? vers.containerd : vers.kubelet
-            if let v, n.range.contains(v) { cause += "\n" + n.text.trimmingCharacters(in: .whitespacesAndNewlines) }
+            if let v, n.range.contains(v) { cause += "\n" + Self.trimmed(n.text) }
         }
         let ev = (g.head + g.tail).sorted { $0.seq < $1.seq }
         return Verdict(rule: rule.id, title: rule.title, severity: o.severity, confidence: o.confidence,
                        component: rule.component, family: rule.family, rootCause: cause,
-                       remediation: rule.remediation.trimmingCharacters(in: .whitespacesAndNewlines),
+                       remediation: Self.trimmed(rule.remediation),
                        references: rule.references, note: o.note, entities: g.entities, versions: vers.raw,
                        count: max(g.count, 1), firstSeen: g.firstSeen, lastSeen: g.lastSeen, evidence: ev,
                        absorbed: [], related: [], hosts: g.hosts.items)

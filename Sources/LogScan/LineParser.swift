@@ -203,6 +203,13 @@ public enum LineParser {
     }
 
     static func normalizeLevel(_ s: String) -> String {
+        // the spellings logs use, without Foundation (this runs per candidate line)
+        switch s {
+        case "info", "INFO": return "info"
+        case "warning", "warn", "WARN", "WARNING": return "warning"
+        case "error", "ERROR": return "error"
+        default: break
+        }
         switch s.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "\"")) {
         case "warn", "warning": return "warning"
         case "err", "error": return "error"

@@ -157,6 +157,28 @@ public final class LazyRegex: @unchecked Sendable {
     /// Match attempts stopped by the budget (each counted as no match).
     public private(set) var overruns = 0
 
+    private var byteChecked = false
+    private var byteRegex: ByteRegex?
+    /// The byte engine for this pattern, or nil when it is outside the engine's subset.
+    public var byteEngine: ByteRegex? {
+        if !byteChecked { byteChecked = true; byteRegex = ByteRegex(Self.anchoredIfScanning(pattern)) }
+        return byteRegex
+    }
+
+    /// First match in a line's bytes: on the byte engine when the line is ASCII and the pattern
+    /// in its subset, else through ICU on `string()` (bridged once per line by the caller).
+    public func firstMatch(bytes: UnsafeBufferPointer<UInt8>, isASCII: Bool, string: () -> NSString) -> [(String, String)]? {
+        if isASCII, let re = byteEngine {
+            guard overruns < Self.maxOverruns else { return nil }
+            switch re.firstMatch(bytes) {
+            case .match(let caps): return caps
+            case .noMatch: return nil
+            case .overrun: overruns += 1; return nil
+            }
+        }
+        return firstMatch(in: string())
+    }
+
     /// Takes the bridged string so one line is bridged once for all its candidate signals.
     public func firstMatch(in ns: NSString) -> [(String, String)]? {
         if compiled == nil && !failed { _ = compile() }
