@@ -28,8 +28,10 @@ struct BoundedMap<V> {
 public final class Engine {
     /// Open groups (rule × entity) at most; least recently updated groups are evicted past it.
     public static let maxGroups = 5_000
-    /// Entries in each link table (sandbox→pod, container→sandbox, digest→image, ...).
-    public static let maxLinks = 20_000
+    /// Entries in each link table (sandbox→pod, container→sandbox, digest→image, ...): the most
+    /// recent 4096 sandboxes / containers of a node (at most 110 pods run at once) are plenty,
+    /// and each entry costs ~250 bytes.
+    public static let maxLinks = 4096
     /// Evidence lines kept per group: the first of each signal, then the earliest, plus the latest few.
     public static let evidenceHead = 8
     public static let evidenceTail = 3

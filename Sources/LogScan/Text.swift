@@ -1,3 +1,4 @@
+import Foundation
 /// Undoes Go `%q` quoting as many times as it was applied: kubelet wraps containerd's errors,
 /// which wrap their own quoted strings, so `"`, `\"` and `\\\"` all mean the same quote.
 public enum Unescape {
@@ -55,6 +56,28 @@ public enum ImageRef {
     /// Works on Unicode scalars, not Characters: in a hostile name a `:` or `/` can fuse into one
     /// grapheme with its neighbour (U+0600 before `:`), and normalizing the result again differed.
     public static func normalize(_ raw: String) -> String {
+        if let hit = cache.get(raw) { return hit }
+        let out = normalizeUncached(raw)
+        cache.put(raw, out)
+        return out
+    }
+
+    /// The same few images are pulled over and over: remember the last `Cache.limit` answers.
+    final class Cache: @unchecked Sendable {
+        static let limit = 2048
+        private var map: [String: String] = [:]
+        private let lock = NSLock()
+        func get(_ k: String) -> String? { lock.lock(); defer { lock.unlock() }; return map[k] }
+        func put(_ k: String, _ v: String) {
+            guard k.utf8.count <= 512 else { return }
+            lock.lock(); defer { lock.unlock() }
+            if map.count >= Self.limit { map.removeAll(keepingCapacity: true) }
+            map[k] = v
+        }
+    }
+    static let cache = Cache()
+
+    static func normalizeUncached(_ raw: String) -> String {
         var s = Substring(raw).unicodeScalars
         while let f = s.first, f == " " || f == "\"" || f == "'" || f == "\u{201C}" || f == "\u{201D}" { s = s.dropFirst() }
         while let l = s.last, l == " " || l == "\"" || l == "'" || l == "," || l == "." || l == "\u{201C}" || l == "\u{201D}" { s = s.dropLast() }

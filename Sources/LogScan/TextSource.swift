@@ -16,8 +16,8 @@ public struct InputError: Error, CustomStringConvertible, Sendable {
 /// Reads text logs as bytes in large chunks, runs the literal prefilter over whole chunks and
 /// hands only candidate lines to the engine. Memory: one chunk buffer plus at most one line cap.
 public final class TextScanner {
-    /// Bytes read per read(2).
-    public static let chunkSize = 4 << 20
+    /// Bytes read per read(2): larger than a longest line, small enough to stay off the RSS.
+    public static let chunkSize = 2 << 20
     /// Lines longer than this are cut here: the head is scanned, the rest skipped and counted.
     public static let maxLineBytes = 1 << 20
 

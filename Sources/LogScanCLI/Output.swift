@@ -12,19 +12,20 @@ enum Output {
     static func err(_ s: String) { write(2, s) }
 
     private static func write(_ fd: Int32, _ s: String) {
-        var bytes = Array(s.utf8)
-        var off = 0
-        while off < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { p in Glibc.write(fd, p.baseAddress! + off, p.count - off) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                if errno == EPIPE { exit(0) }
-                return
+        var s = s
+        s.withUTF8 { p in   // the string's own bytes: no copy of a large report
+            guard let base = p.baseAddress else { return }
+            var off = 0
+            while off < p.count {
+                let n = Glibc.write(fd, base + off, p.count - off)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    if errno == EPIPE { exit(0) }
+                    return
+                }
+                off += n
             }
-            off += n
         }
-        _ = bytes.count
-        bytes.removeAll()
     }
 
     static var stdoutIsTerminal: Bool { isatty(1) == 1 }

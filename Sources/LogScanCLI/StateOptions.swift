@@ -193,8 +193,8 @@ final class StateSession {
         for n in tracker?.notes ?? [] { Output.err("logscan: note: \(n)\n") }
         let shown = options.onlyNew ? all.filter { $0.status == "new" || $0.status == "resolved" } : all
         switch format {
-        case .json: Output.out(Renderer.json(shown, stats: stats))
-        case .jsonl: Output.out(Renderer.jsonl(shown))
+        case .json: Renderer.json(shown, stats: stats, into: Output.out)
+        case .jsonl: Renderer.jsonl(shown, into: Output.out)
         case .prometheus: Output.out(Renderer.prometheus(all, run: run))
         case .markdown: Output.out(Renderer.markdown(shown, stats: stats))
         case .text:
