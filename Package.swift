@@ -53,7 +53,7 @@ let package = Package(
 // that runs the inputs named on its command line. The harness code lives in FuzzHarness so that
 // LogScanTests (FuzzRegressionTests) runs the committed Tests/FuzzCorpus through the same functions.
 let fuzzTargets = ["FuzzLineParser", "FuzzFields", "FuzzUnescape", "FuzzImageRef", "FuzzPrefilter", "FuzzRuleLoader", "FuzzEngine",
-                   "FuzzRegexGate"]
+                   "FuzzRegexGate", "FuzzState"]
 package.targets.append(.target(name: "FuzzHarness", dependencies: ["LogScan", "Rules"]))
 // -parse-as-library: the file has no @main (whose `main` would clash with libFuzzer's); a plain build
 // enters through the file's @_cdecl("<target>_main"), the name SwiftPM links `main` to.

@@ -36,6 +36,7 @@ public enum Harness {
         ("FuzzRuleLoader", ruleLoader),
         ("FuzzEngine", engine),
         ("FuzzRegexGate", regexGate),
+        ("FuzzState", state),
     ]
 
     // MARK: entry points

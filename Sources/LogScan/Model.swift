@@ -106,5 +106,18 @@ public struct ScanStats: Sendable {
     public var sources = 0
     /// Lines recognised as benign noise (shown as verdicts only with --benign).
     public var benignRecognised = 0
+    /// Rule regex match attempts stopped by `LazyRegex.matchBudget` or `ByteRegex.budget` (counted as no match): a
+    /// non-zero value means some lines may have been missed by a slow (backtracking) rule regex.
+    /// Filled in from `Engine.regexBudgetOverruns` before the stats are rendered.
+    public var regexBudgetOverruns = 0
     public init() {}
+}
+
+extension Engine {
+    /// Match attempts of this engine's rule regexes that ran past their budget so far.
+    /// (The engine's own entity-tracking regexes are shared by all engines in a process and are
+    /// not counted.)
+    public var regexBudgetOverruns: Int {
+        compiled.regexes.reduce(0) { $0 + $1.reduce(0) { $0 + $1.overruns } }
+    }
 }

@@ -5,6 +5,8 @@ import Rules
 struct JSONWriter {
     var out = ""
     static func quote(_ s: String) -> String {
+        // most text is plain ASCII without quotes or controls: one byte scan, no scalar loop
+        if s.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != 0x22 && $0 != 0x5C }) { return "\"" + s + "\"" }
         var r = "\""
         for u in s.unicodeScalars {
             switch u {
@@ -44,7 +46,8 @@ public enum Renderer {
     static func statsJSON(_ st: ScanStats) -> String {
         "{\"linesRead\":\(st.linesRead),\"bytesRead\":\(st.bytesRead),\"unparsedLines\":\(st.unparsedLines),"
             + "\"truncatedLines\":\(st.truncatedLines),\"candidateLines\":\(st.candidateLines),\"signals\":\(st.signals),"
-            + "\"entriesRead\":\(st.entriesRead),\"evictedGroups\":\(st.evictedGroups),\"benignRecognised\":\(st.benignRecognised)}"
+            + "\"entriesRead\":\(st.entriesRead),\"evictedGroups\":\(st.evictedGroups),\"benignRecognised\":\(st.benignRecognised),"
+            + "\"regexBudgetOverruns\":\(st.regexBudgetOverruns)}"
     }
 
     static func list(_ a: [String]) -> String { "[" + a.map(JSONWriter.quote).joined(separator: ",") + "]" }
@@ -76,6 +79,7 @@ public enum Renderer {
 
     /// Human report, most severe first. Log-derived text is escaped for the terminal.
     public static func text(_ verdicts: [Verdict], stats: ScanStats, color: Bool) -> String {
+        // Title and rule id are escaped too: a finding restored from --state carries them from the file.
         let esc = TerminalSafe.escape
         func paint(_ s: String, _ code: String) -> String { color ? "\u{1B}[\(code)m\(s)\u{1B}[0m" : s }
         func sevColor(_ s: Severity) -> String {
@@ -87,7 +91,7 @@ public enum Renderer {
         }
         for (i, v) in verdicts.enumerated() {
             if i > 0 { out += "\n" }
-            out += paint("[\(v.severity.description.uppercased())]", sevColor(v.severity)) + " " + paint(v.title, "1") + "  (\(v.rule))" + (v.status.map { "  [\($0)]" } ?? "") + "\n"
+            out += paint("[\(v.severity.description.uppercased())]", sevColor(v.severity)) + " " + paint(esc(v.title), "1") + "  (\(esc(v.rule)))" + (v.status.map { "  [\(esc($0))]" } ?? "") + "\n"
             var facts: [String] = []
             facts.append("seen \(v.count)x")
             if let f = v.firstSeen { facts.append("first \(CivilTime.iso(f))") }
@@ -120,6 +124,9 @@ public enum Renderer {
         if stats.truncatedLines > 0 { out += "; \(stats.truncatedLines) over-long lines cut at \(TextScanner.maxLineBytes) bytes" }
         if stats.benignRecognised > 0 { out += "; \(stats.benignRecognised) benign noise lines recognised (--benign shows them)" }
         if stats.evictedGroups > 0 { out += "; \(stats.evictedGroups) groups evicted (state cap)" }
+        if stats.regexBudgetOverruns > 0 {
+            out += "; \(stats.regexBudgetOverruns) rule regex matches stopped at their time / step budget (those lines may be missed)"
+        }
         return out + "\n"
     }
 

@@ -17,9 +17,8 @@ public struct ScanState: Codable, Sendable {
 
     public var version = ScanState.currentVersion
     public var files: [String: FileState] = [:]
-    /// HOOK (journal source, in progress elsewhere): the journal cursor after the last entry this
-    /// state covers. Journal*.swift should seek past it (`sd_journal_seek_cursor` +
-    /// `sd_journal_test_cursor`), report a vacuumed gap, and store the new cursor here.
+    /// The journal cursor after the last entry this state covers (resumed with
+    /// `sd_journal_seek_cursor` + `sd_journal_test_cursor`; a vacuumed one is reported as a gap).
     public var journalCursor: String?
     public var findings: [Finding] = []
     public var linesTotal = 0
@@ -28,6 +27,43 @@ public struct ScanState: Codable, Sendable {
     public var updatedAt: Double = 0
 
     public init() {}
+}
+
+extension ScanState {
+    /// Counts and totals are kept at most this (exact in a JSON double): a run adding its own
+    /// numbers to one cannot overflow, and other JSON readers see the same number.
+    public static let maxCount = 1 << 53
+
+    /// What is wrong with a decoded state, or nil when every value is one logscan could have
+    /// written. A state that passes cannot make a run trap (`line + n`, a fingerprint buffer of
+    /// `fingerprintLength` bytes, counters that grow) or allocate without bound.
+    func outOfRange() -> String? {
+        if files.count > ScanState.maxFiles { return "\(files.count) files, more than \(ScanState.maxFiles)" }
+        if findings.count > ScanState.maxFindings { return "\(findings.count) findings, more than \(ScanState.maxFindings)" }
+        for (path, f) in files {
+            let name = "\"" + String(path.prefix(200)) + "\""
+            if f.offset < 0 { return "\(name): negative offset \(f.offset)" }
+            if f.line < 0 || Int64(f.line) > f.offset { return "\(name): line \(f.line) outside 0...offset \(f.offset)" }
+            if f.fingerprintLength < 0 || f.fingerprintLength > StateStore.fingerprintBytes || Int64(f.fingerprintLength) > f.offset {
+                return "\(name): fingerprintLength \(f.fingerprintLength) outside 0...\(min(Int64(StateStore.fingerprintBytes), f.offset))"
+            }
+            if !f.seenAt.isFinite { return "\(name): seenAt is not a number" }
+        }
+        for f in findings {
+            let name = "finding \"" + String(f.key.prefix(200)) + "\""
+            if f.count < 0 || f.count > ScanState.maxCount { return "\(name): count \(f.count) outside 0...\(ScanState.maxCount)" }
+            for t in [f.firstSeen, f.lastSeen] {
+                if let t, CivilTime.plausible(t) == nil { return "\(name): time \(t) outside the years 1-9999" }
+            }
+            if !f.firstReportedAt.isFinite || !f.lastEvidenceAt.isFinite { return "\(name): run time is not a number" }
+        }
+        for (field, n) in [("linesTotal", linesTotal), ("bytesTotal", bytesTotal), ("unparsedTotal", unparsedTotal)]
+        where n < 0 || n > ScanState.maxCount {
+            return "\(field) \(n) outside 0...\(ScanState.maxCount)"
+        }
+        if !updatedAt.isFinite { return "updatedAt is not a number" }
+        return nil
+    }
 }
 
 /// Where one text file was left.
@@ -69,6 +105,9 @@ public struct StateError: Error, CustomStringConvertible, Sendable {
 
 public enum StateStore {
     public static let fingerprintBytes = 1024
+    /// A state file larger than this is refused unread: `maxFiles` paths of `PATH_MAX` bytes (JSON-escaped)
+    /// and `maxFindings` findings stay well below it.
+    public static let maxStateBytes = 64 << 20
 
     /// Reads the state; a missing file is an empty state, anything unreadable or corrupt an error.
     public static func load(path: String) throws -> ScanState {
@@ -85,11 +124,17 @@ public enum StateStore {
             if n < 0 { if errno == EINTR { continue }; throw StateError("state file \(path): \(String(cString: strerror(errno))); fix it or start over with --reset-state") }
             if n == 0 { break }
             data.append(contentsOf: buf[0..<n])
+            if data.count > maxStateBytes {
+                throw StateError("state file \(path) is corrupt (larger than \(maxStateBytes >> 20) MiB, more than logscan ever writes); start over with --reset-state")
+            }
         }
         do {
             let s = try JSONDecoder().decode(ScanState.self, from: data)
             guard s.version == ScanState.currentVersion else {
                 throw StateError("state file \(path): version \(s.version) is not \(ScanState.currentVersion); start over with --reset-state")
+            }
+            if let problem = s.outOfRange() {
+                throw StateError("state file \(path) is corrupt (\(TerminalSafe.escape(problem))); start over with --reset-state")
             }
             return s
         } catch let e as StateError { throw e } catch {
@@ -134,7 +179,10 @@ public enum StateStore {
 }
 
 /// Atomic replacement of a small file: write `NAME.tmp.PID` in the same directory, fsync, rename over
-/// NAME, fsync the directory. On any failure the old file is left as it was and the temp file removed.
+/// NAME, fsync the directory. On any failure (a short write that cannot be completed, ENOSPC, EFBIG,
+/// EROFS, a failed fsync, close or rename) the old file is left as it was, the temp file removed, and
+/// the error names the file, the step and the reason. SIGTERM / SIGINT / SIGHUP arriving while the
+/// temp file exists are held until it is renamed or removed, so a killed run leaves no temp file.
 public enum AtomicFile {
     public static func write(_ bytes: [UInt8], to path: String, what: String) throws {
         let tmp = path + ".tmp.\(getpid())"
@@ -144,27 +192,65 @@ public enum AtomicFile {
             case EROFS: hint = " (read-only file system)"
             case ENOSPC: hint = " (no space left on device)"
             case EDQUOT: hint = " (disk quota exceeded)"
+            case EFBIG: hint = " (file size limit exceeded)"
             default: hint = ""
             }
             return StateError("cannot write \(what) \(path): \(step): \(String(cString: strerror(e)))\(hint); the previous file is unchanged")
         }
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw failure("create \(tmp)", errno) }
-        var off = 0
-        while off < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + off, $0.count - off) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                let e = errno; close(fd); unlink(tmp); throw failure("write", e)
+        try TerminationSignals.held {
+            // O_EXCL | O_NOFOLLOW: never write through a symlink or into a file someone else holds;
+            // a temp file left by an earlier run that had this pid (killed with SIGKILL) is replaced.
+            let flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC
+            var fd = open(tmp, flags, 0o644)
+            if fd < 0 && errno == EEXIST && unlink(tmp) == 0 { fd = open(tmp, flags, 0o644) }
+            guard fd >= 0 else { throw failure("create \(tmp)", errno) }
+            var off = 0
+            while off < bytes.count {
+                let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + off, $0.count - off) }
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 {
+                    // n == 0: no progress and no error; report it instead of looping
+                    let e = n == 0 ? EIO : errno; close(fd); unlink(tmp)
+                    throw failure("write (\(off) of \(bytes.count) bytes written)", e)
+                }
+                off += n   // a short write continues; its cause (ENOSPC, EFBIG) comes with the next call
             }
-            off += n
+            if fsync(fd) != 0 { let e = errno; close(fd); unlink(tmp); throw failure("fsync", e) }
+            if close(fd) != 0 { let e = errno; unlink(tmp); throw failure("close", e) }
+            if rename(tmp, path) != 0 { let e = errno; unlink(tmp); throw failure("rename", e) }
         }
-        if fsync(fd) != 0 { let e = errno; close(fd); unlink(tmp); throw failure("fsync", e) }
-        if close(fd) != 0 { let e = errno; unlink(tmp); throw failure("close", e) }
-        if rename(tmp, path) != 0 { let e = errno; unlink(tmp); throw failure("rename", e) }
         let dir = (path as NSString).deletingLastPathComponent
         let dfd = open(dir.isEmpty ? "." : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if dfd >= 0 { _ = fsync(dfd); close(dfd) }
+    }
+}
+
+/// A termination signal that arrived while `TerminationSignals.held` ran (0: none).
+nonisolated(unsafe) private var heldSignal: Int32 = 0
+
+/// Holds SIGTERM, SIGINT and SIGHUP back while a body runs (only those whose action is the default,
+/// termination: a handler installed elsewhere, e.g. by `--follow`, or an ignored signal is left as
+/// it is), then delivers the one that arrived. Signal actions are process-wide, so this holds
+/// whichever thread the signal is delivered to.
+enum TerminationSignals {
+    static func held<T>(_ body: () throws -> T) rethrows -> T {
+        var saved: [(Int32, sigaction)] = []
+        heldSignal = 0
+        for sig in [SIGTERM, SIGINT, SIGHUP] {
+            var old = sigaction()
+            guard sigaction(sig, nil, &old) == 0, old.__sigaction_handler.sa_handler == nil,   // SIG_DFL
+                  old.sa_flags & Int32(SA_SIGINFO) == 0 else { continue }
+            var act = sigaction()
+            act.__sigaction_handler.sa_handler = { heldSignal = $0 }
+            sigemptyset(&act.sa_mask)
+            act.sa_flags = Int32(SA_RESTART)
+            if sigaction(sig, &act, nil) == 0 { saved.append((sig, old)) }
+        }
+        defer {
+            for (sig, old) in saved { var o = old; sigaction(sig, &o, nil) }
+            if heldSignal != 0 { raise(heldSignal) }
+        }
+        return try body()
     }
 }
 

@@ -147,13 +147,13 @@ public final class StateTracker {
                 if let a = f.firstSeen { v.firstSeen = min(v.firstSeen ?? a, a) }
                 if let b = f.lastSeen { v.lastSeen = max(v.lastSeen ?? b, b) }
                 v.status = "ongoing"
-                f.count = v.count; f.firstSeen = v.firstSeen; f.lastSeen = v.lastSeen; f.lastEvidenceAt = now
+                f.count = min(v.count, ScanState.maxCount); f.firstSeen = v.firstSeen; f.lastSeen = v.lastSeen; f.lastEvidenceAt = now
                 f.severity = v.severity.description; f.title = v.title
                 state.findings[i] = f
             } else {
                 v.status = "new"
                 added.append(Finding(key: candidates[0], rule: v.rule, title: v.title, severity: v.severity.description,
-                                     component: v.component, family: v.family, entity: Self.primaryEntity(v), count: v.count,
+                                     component: v.component, family: v.family, entity: Self.primaryEntity(v), count: min(v.count, ScanState.maxCount),
                                      firstSeen: v.firstSeen, lastSeen: v.lastSeen, firstReportedAt: now, lastEvidenceAt: now))
             }
             out.append(v)
@@ -189,7 +189,9 @@ public final class StateTracker {
     static func verdict(from f: Finding, rules: [Rule]) -> Verdict {
         let r = rules.first { $0.id == f.rule }
         var ents = Entities()
-        let ent = f.entity.split(separator: "@", maxSplits: 1).first.map(String.init) ?? ""
+        // "entity@host"; either side may be empty in a state file someone edited ("@" alone included)
+        let parts = f.entity.split(separator: "@", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+        let ent = parts[0]
         if !ent.isEmpty { ents.addDetail("entity", ent) }
         return Verdict(rule: f.rule, title: f.title, severity: Severity(name: f.severity) ?? .warning, confidence: .high,
                        component: f.component, family: f.family,
@@ -197,14 +199,15 @@ public final class StateTracker {
                        remediation: r?.remediation.trimmingCharacters(in: .whitespacesAndNewlines) ?? "",
                        references: r?.references ?? [], note: "no new evidence in this run", entities: ents, versions: [],
                        count: f.count, firstSeen: f.firstSeen, lastSeen: f.lastSeen, evidence: [], absorbed: [], related: [],
-                       hosts: f.entity.contains("@") ? [String(f.entity.split(separator: "@", maxSplits: 1).last!)] : [])
+                       hosts: parts.count == 2 && !parts[1].isEmpty ? [parts[1]] : [])
     }
 
     /// Adds this run's numbers to the running totals (Prometheus counters) and stamps the state.
     public func finishRun(stats: ScanStats) {
-        state.linesTotal += stats.linesRead
-        state.bytesTotal += stats.bytesRead
-        state.unparsedTotal += stats.unparsedLines
+        // saturating at ScanState.maxCount, so the state stays loadable however long it runs
+        state.linesTotal = min(state.linesTotal + stats.linesRead, ScanState.maxCount)
+        state.bytesTotal = min(state.bytesTotal + stats.bytesRead, ScanState.maxCount)
+        state.unparsedTotal = min(state.unparsedTotal + stats.unparsedLines, ScanState.maxCount)
         state.updatedAt = now
     }
 }

@@ -33,6 +33,59 @@ enum StateFixture {
         try h.close()
     }
 
+    /// Runs `/bin/sh -c script` with the logscan binary as `$0` and `args` as `$@` (for `ulimit`, `trap`).
+    static func runThroughShell(_ script: String, _ args: [String]) throws -> CLITests.Run {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", script, CLITests.binary] + args
+        p.currentDirectoryURL = CLITests.root
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out; p.standardError = err; p.standardInput = FileHandle.nullDevice
+        try p.run()
+        final class Box: @unchecked Sendable { var data = Data() }
+        let errData = Box()
+        let group = DispatchGroup()
+        group.enter()
+        DispatchQueue.global().async { errData.data = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        group.wait()
+        p.waitUntilExit()
+        return CLITests.Run(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: errData.data, as: UTF8.self))
+    }
+
+    @discardableResult
+    static func shell(_ cmd: String) -> Int32 {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", cmd]
+        p.standardOutput = FileHandle.nullDevice; p.standardError = FileHandle.nullDevice
+        do { try p.run() } catch { return -1 }
+        p.waitUntilExit()
+        return p.terminationStatus
+    }
+
+    /// Bytes a process has read with read(2) so far (`rchar` in /proc/PID/io), nil where unknown.
+    static func bytesRead(pid: Int32) -> Int? {
+        guard let s = try? String(contentsOfFile: "/proc/\(pid)/io", encoding: .utf8) else { return nil }
+        for l in s.split(separator: "\n") where l.hasPrefix("rchar:") { return Int(l.dropFirst(6).trimmingCharacters(in: .whitespaces)) }
+        return nil
+    }
+
+    /// Appends `megabytes` MiB of one filler line, written in 1 MiB pieces (fast); returns the lines.
+    static func appendFiller(megabytes: Int, to url: URL) throws -> Int {
+        let line = filler(0) + "\n"
+        let perMiB = (1 << 20) / line.utf8.count
+        let chunk = Data(String(repeating: line, count: perMiB).utf8)
+        let h = try FileHandle(forWritingTo: url)
+        try h.seekToEnd()
+        for _ in 0..<megabytes { try h.write(contentsOf: chunk) }
+        try h.close()
+        return perMiB * megabytes
+    }
+
+    /// The file names in a directory.
+    static func listing(_ d: URL) throws -> Set<String> { Set(try FileManager.default.contentsOfDirectory(atPath: d.path)) }
+
     static func json(_ s: String) throws -> [String: Any] {
         try XCTUnwrap(JSONSerialization.jsonObject(with: Data(s.utf8)) as? [String: Any], "not JSON: \(s.prefix(300))")
     }
@@ -263,5 +316,144 @@ final class StateTests: XCTestCase {
         let text = try String(contentsOfFile: prom, encoding: .utf8)
         XCTAssertTrue(text.contains("logscan_lines_scanned_total 5\n"), text)
         XCTAssertTrue(text.contains("logscan_verdict_active{rule=\"registry-rate-limited\""), "ongoing finding stays active: \(text)")
+    }
+
+    /// SIGTERM while a big append is being read (no --follow, so the default action ends the
+    /// process at once): the state file is byte for byte the one from before the run, no temp file
+    /// is left, and the next run reads the whole append, reporting the same evidence as a run over
+    /// the appended incident lines alone. Should a run finish before the signal could be sent, its
+    /// state must cover the whole file (the next run reads nothing), and the test tries again with
+    /// twice the filler.
+    func testSIGTERMMidRunKeepsTheOldStateAndTheNextRunReadsEverything() throws {
+        let d = try StateFixture.tempDir("sigterm")
+        defer { try? FileManager.default.removeItem(at: d) }
+        let log = d.appendingPathComponent("node.log"), state = d.appendingPathComponent("state.json").path
+        let stateURL = URL(fileURLWithPath: state)
+        try StateFixture.append(StateFixture.block(0..<40), to: log)
+        _ = try StateFixture.summary(try run(["scan", "--format", "json", "--state", state, log.path]))
+        var megabytes = 64, next = 40
+        for attempt in 1...3 {
+            let before = try Data(contentsOf: stateURL)
+            // incidents, filler, incidents: the append's evidence is at both of its ends
+            let head = StateFixture.block(next..<next + 20), tail = StateFixture.block(next + 20..<next + 40)
+            next += 40
+            try StateFixture.append(head, to: log)
+            let appendedLines = 40 + (try StateFixture.appendFiller(megabytes: megabytes, to: log))
+            try StateFixture.append(tail, to: log)
+            let size = try XCTUnwrap(FileManager.default.attributesOfItem(atPath: log.path)[.size] as? Int)
+
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: CLITests.binary)
+            p.arguments = ["scan", "--format", "json", "--state", state, log.path]
+            p.standardOutput = FileHandle.nullDevice; p.standardError = FileHandle.nullDevice
+            try p.run()
+            // Signal once it is well into the log (two 4 MiB reads), not while it starts up.
+            let deadline = Date().addingTimeInterval(60)
+            var sawProgress = false
+            while p.isRunning && Date() < deadline {
+                guard let n = StateFixture.bytesRead(pid: p.processIdentifier) else { usleep(300_000); break }
+                if n >= 8 << 20 { sawProgress = true; break }
+                usleep(5_000)
+            }
+            let signalled = p.isRunning && kill(p.processIdentifier, SIGTERM) == 0
+            p.waitUntilExit()
+            XCTAssertEqual(try StateFixture.listing(d), ["node.log", "state.json", "state.json.lock"], "no temp file left (attempt \(attempt))")
+
+            if p.terminationReason == .uncaughtSignal {
+                XCTAssertTrue(signalled)
+                XCTAssertEqual(p.terminationStatus, SIGTERM)
+                XCTAssertEqual(try Data(contentsOf: stateURL), before, "the state file is unchanged after SIGTERM")
+                let resumed = try StateFixture.summary(try run(["scan", "--format", "json", "--state", state, log.path]))
+                XCTAssertEqual(resumed.lines, appendedLines, "the next run reads the whole append")
+                let alone = d.appendingPathComponent("append-alone.log")
+                try (head + tail).write(to: alone, atomically: true, encoding: .utf8)
+                defer { try? FileManager.default.removeItem(at: alone) }
+                let expected = try StateFixture.summary(try run(["scan", "--format", "json", alone.path]))
+                XCTAssertFalse(expected.evidence.isEmpty)
+                XCTAssertEqual(resumed.evidence.sorted(), expected.evidence.sorted(), "evidence skipped or repeated after SIGTERM")
+                let st = try StateFixture.json(try String(contentsOfFile: state, encoding: .utf8))
+                XCTAssertEqual(((st["files"] as? [String: Any])?[log.path] as? [String: Any])?["offset"] as? Int, size)
+                print("SIGTERM after \(sawProgress ? "8 MiB" : "a pause") of \(size >> 20) MiB (attempt \(attempt))")
+                return
+            }
+            // It finished first: then its state covers everything and the next run reads nothing.
+            XCTAssertTrue(p.terminationReason == .exit && (p.terminationStatus == 0 || p.terminationStatus == 1), "exit \(p.terminationStatus)")
+            let st = try StateFixture.json(try String(contentsOfFile: state, encoding: .utf8))
+            XCTAssertEqual(((st["files"] as? [String: Any])?[log.path] as? [String: Any])?["offset"] as? Int, size)
+            XCTAssertEqual(try StateFixture.summary(try run(["scan", "--format", "json", "--state", state, log.path])).lines, 0)
+            megabytes *= 2
+        }
+        print("logscan finished every run before SIGTERM could be sent; checked that each state covers its whole file")
+    }
+
+    /// A state write that fails part-way. `ulimit -f` (RLIMIT_FSIZE, SIGXFSZ ignored) makes the
+    /// temp file's write stop short at the limit and the next write fail with EFBIG: a stand-in for
+    /// a disk that fills up mid-write (the tmpfs test below gets a real ENOSPC where mount(2) is
+    /// allowed). Exit 2, one line naming the file, the step and the cause; the old state byte for
+    /// byte; no temp file; the next run reads what the failed run had read.
+    func testStateWriteCutShortExits2AndKeepsTheOldState() throws {
+        let d = try StateFixture.tempDir("efbig")
+        defer { try? FileManager.default.removeItem(at: d) }
+        let log = d.appendingPathComponent("node.log"), state = d.appendingPathComponent("state.json").path
+        try StateFixture.append(StateFixture.block(0..<40), to: log)
+        _ = try StateFixture.summary(try run(["scan", "--format", "json", "--state", state, log.path]))
+        let before = try Data(contentsOf: URL(fileURLWithPath: state))
+        XCTAssertGreaterThan(before.count, 2048, "larger than the limit below, so the write is cut short")
+        try StateFixture.append(StateFixture.block(40..<80), to: log)
+        let r = try StateFixture.runThroughShell(#"trap '' XFSZ; ulimit -f 2; exec "$0" "$@""#,
+                                                 ["scan", "--format", "json", "--state", state, log.path])
+        XCTAssertEqual(r.status, 2, r.stderr)
+        XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
+        XCTAssertTrue(r.stderr.hasPrefix("logscan: cannot write state file \(state): write ("), r.stderr)
+        XCTAssertTrue(r.stderr.contains("(file size limit exceeded); the previous file is unchanged"), r.stderr)
+        // the first write(2) was short: some bytes, not all, were written before the error
+        let m = try XCTUnwrap(r.stderr.firstMatch(of: #/write \((\d+) of (\d+) bytes written\)/#), r.stderr)
+        XCTAssertTrue(Int(m.1)! > 0 && Int(m.1)! < Int(m.2)!, r.stderr)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: state)), before, "old state intact")
+        XCTAssertEqual(try StateFixture.listing(d), ["node.log", "state.json", "state.json.lock"], "no temp file left")
+        XCTAssertEqual(try StateFixture.summary(try run(["scan", "--format", "json", "--state", state, log.path])).lines, 40,
+                       "the next run reads the 40 lines again")
+    }
+
+    /// A full file system (ENOSPC) and then a read-only one under the state file, on a small tmpfs
+    /// (needs root and mount(2); skipped otherwise). A read-only directory stops root too, unlike
+    /// chmod. Full: the write fails. Read-only: the run stops before reading anything, at the lock
+    /// file beside the state. Both exit 2 with one line naming the path, leave the old state byte
+    /// for byte and no temp file, and the next run on a writable file system reads everything.
+    func testFullAndReadOnlyFileSystemUnderTheStateExit2AndKeepTheOldState() throws {
+        let d = try StateFixture.tempDir("state-fs"), logDir = try StateFixture.tempDir("state-fs-log")
+        defer {
+            StateFixture.shell("umount \(d.path)")
+            try? FileManager.default.removeItem(at: d); try? FileManager.default.removeItem(at: logDir)
+        }
+        guard getuid() == 0, StateFixture.shell("mount -t tmpfs -o size=64k tmpfs \(d.path)") == 0 else {
+            throw XCTSkip("cannot mount a tmpfs here (needs root)")
+        }
+        let log = logDir.appendingPathComponent("node.log"), state = d.appendingPathComponent("state.json").path
+        try StateFixture.append(StateFixture.block(0..<40), to: log)
+        _ = try StateFixture.summary(try run(["scan", "--format", "json", "--state", state, log.path]))
+        let before = try Data(contentsOf: URL(fileURLWithPath: state))
+        try StateFixture.append(StateFixture.block(40..<80), to: log)
+
+        StateFixture.shell("dd if=/dev/zero of=\(d.path)/fill bs=4k count=1000")
+        let full = try run(["scan", "--format", "json", "--state", state, log.path])
+        XCTAssertEqual(full.status, 2, full.stderr)
+        XCTAssertEqual(full.stderr.split(separator: "\n").count, 1, full.stderr)
+        XCTAssertTrue(full.stderr.contains("cannot write state file \(state): ") && full.stderr.contains("(no space left on device)"), full.stderr)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: state)), before, "old state intact")
+        XCTAssertEqual(try StateFixture.listing(d), ["fill", "state.json", "state.json.lock"], "no temp file left")
+
+        XCTAssertEqual(StateFixture.shell("rm -f \(d.path)/fill && mount -o remount,ro \(d.path)"), 0)
+        let ro = try run(["scan", "--format", "json", "--state", state, log.path])
+        XCTAssertEqual(ro.status, 2, ro.stderr)
+        XCTAssertEqual(ro.stderr.split(separator: "\n").count, 1, ro.stderr)
+        XCTAssertTrue(ro.stderr.contains(state) && ro.stderr.contains("Read-only file system"), ro.stderr)
+        XCTAssertEqual(ro.stdout, "", "stopped before scanning")
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: state)), before, "old state intact")
+        XCTAssertEqual(try StateFixture.listing(d), ["state.json", "state.json.lock"], "no temp file left")
+
+        XCTAssertEqual(StateFixture.shell("mount -o remount,rw \(d.path)"), 0)
+        XCTAssertEqual(try StateFixture.summary(try run(["scan", "--format", "json", "--state", state, log.path])).lines, 40,
+                       "nothing skipped: the next run reads the 40 lines the failed runs did not commit")
     }
 }

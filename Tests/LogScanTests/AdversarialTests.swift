@@ -365,6 +365,23 @@ final class AdversarialTests: XCTestCase {
         XCTAssertNotNil(LazyRegex("(a|aa)+b").firstMatch(in: "aaab"))
     }
 
+    /// The engine counts its rule regexes' stopped attempts; the stats show them (JSON always, the
+    /// text summary when there were any), so a run that may have missed lines says so.
+    func testRegexBudgetOverrunsReachTheStats() throws {
+        let rule = try Self.imageRule(id: "adv-slow", literal: "advslow ", regex: "advslow (?<image>(a|aa)+b)")
+        let engine = Engine(rules: [rule])
+        let hostile = (0..<2).map { "advslow " + String(repeating: "a", count: 4096 + $0) + "\n" }.joined()
+        TextScanner(engine: engine).scan(bytes: Array(hostile.utf8), name: "hostile.log")
+        XCTAssertEqual(engine.regexBudgetOverruns, 2)
+        XCTAssertEqual(Engine(rules: [rule]).regexBudgetOverruns, 0, "counted per engine")
+        var stats = engine.stats
+        XCTAssertTrue(Renderer.json([], stats: stats).contains("\"regexBudgetOverruns\":0}"))
+        XCTAssertFalse(Renderer.text([], stats: stats, color: false).contains("budget"))
+        stats.regexBudgetOverruns = engine.regexBudgetOverruns
+        XCTAssertTrue(Renderer.json([], stats: stats).contains("\"regexBudgetOverruns\":2}"))
+        XCTAssertTrue(Renderer.text([], stats: stats, color: false).contains("; 2 rule regex matches stopped at their time / step budget"))
+    }
+
     // MARK: the CLI
 
     struct Run { var status: Int32; var stdout: String; var stderr: String; var seconds: Double }
@@ -441,8 +458,11 @@ final class AdversarialTests: XCTestCase {
         var lines = ""
         for i in 0..<40 { lines += "advbt " + String(repeating: "a", count: 60_000 + i) + "\n" }
         let many = try tempFile(Array(lines.utf8))
-        let slow = try Self.sh(#"exec "$LOGSCAN" scan --rules "\#(dir2)" "\#(many)""#)
+        let slow = try Self.sh(#"exec "$LOGSCAN" scan --format json --rules "\#(dir2)" "\#(many)""#)
         XCTAssertEqual(slow.status, 0, slow.stderr)
+        // every stopped attempt is counted in the stats, up to the per-regex give-up point
+        let stats = (try JSONSerialization.jsonObject(with: Data(slow.stdout.utf8)) as? [String: Any])?["stats"] as? [String: Any]
+        XCTAssertEqual(stats?["regexBudgetOverruns"] as? Int, LazyRegex.maxOverruns, slow.stdout)
         XCTAssertLessThan(slow.seconds, 15, "40 hostile 60 KiB lines took \(slow.seconds) s")
         print("hostile regex: refused in \(String(format: "%.2f", scan.seconds)) s; budgeted run \(String(format: "%.2f", slow.seconds)) s")
     }

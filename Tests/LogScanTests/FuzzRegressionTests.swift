@@ -33,11 +33,12 @@ final class FuzzRegressionTests: XCTestCase {
     func testRuleLoader() throws { try run("FuzzRuleLoader") }
     func testEngine() throws { try run("FuzzEngine") }
     func testRegexGate() throws { try run("FuzzRegexGate") }
+    func testState() throws { try run("FuzzState") }
 
     func testEveryCorpusDirectoryHasAHarnessAndEveryHarnessATest() throws {
         let dirs = try FileManager.default.contentsOfDirectory(atPath: Self.corpus.path).filter { !$0.hasPrefix(".") }
         XCTAssertEqual(Set(dirs), Set(Harness.targets.map(\.name)))
         // One test method per target above.
-        XCTAssertEqual(Harness.targets.count, 8)
+        XCTAssertEqual(Harness.targets.count, 9)
     }
 }

@@ -98,6 +98,80 @@ final class RenderFormatTests: XCTestCase {
         XCTAssertTrue(Renderer.markdown([], stats: ScanStats()).contains("No problems found."))
     }
 
+    /// Fenced code blocks (``` or ~~~, at most 3 spaces of indentation) as the most lenient
+    /// renderer sees them: any line that starts with a run of the fence character at least as long
+    /// as the opening one closes the block (CommonMark also wants nothing but spaces after it;
+    /// lenient renderers do not). The lines inside a block, the lines outside, and whether a block
+    /// is left open at the end.
+    static func fenced(_ md: String) -> (inside: [String], outside: [String], unclosed: Bool) {
+        var inside: [String] = [], outside: [String] = []
+        var open: (char: Character, count: Int)?
+        for raw in md.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
+            let line = raw.drop { $0 == " " }
+            let indent = raw.count - line.count
+            let c = line.first
+            let run = c == "`" || c == "~" ? line.prefix { $0 == c } : ""
+            if let o = open {
+                if indent <= 3, c == o.char, run.count >= o.count {
+                    open = nil; outside.append(raw)
+                } else {
+                    inside.append(raw)
+                }
+            } else if indent <= 3, run.count >= 3, let c, !(c == "`" && line.dropFirst(run.count).contains("`")) {
+                open = (c, run.count); outside.append(raw)
+            } else {
+                outside.append(raw)
+            }
+        }
+        return (inside, outside, open != nil)
+    }
+
+    /// An image name carrying OSC 52 (clipboard write) and ESC[2J (clear screen), raw in one line
+    /// and JSON-escaped in a journal export record, plus backtick runs in a line and in the source
+    /// name (so an evidence line starts with backticks): the text and markdown reports show every
+    /// control character escaped, and the markdown evidence cannot leave its code block.
+    func testHostileImageNamesAndBackticksStayInertInTextAndMarkdown() throws {
+        func failure(_ image: String) -> String {
+            #"Failed to pull image "\#(image)": rpc error: code = NotFound desc = failed to pull and unpack image "\#(image)": failed to resolve reference "\#(image)": \#(image): not found"#
+        }
+        let raw = "quay.io/x/raw\u{1b}]52;c;aGVsbG8=\u{07}\u{1b}[2J:1"
+        let jsonEscaped = #"quay.io/x/json\u001b]52;c;aGVsbG8=\u0007\u001b[2J:1"#
+        let log = "Nov 29 09:14:07 node-1 kubelet[1]: " + failure(raw) + "\n"
+            + #"{"__REALTIME_TIMESTAMP":"1795943647000000","_HOSTNAME":"node-1","SYSLOG_IDENTIFIER":"kubelet","MESSAGE":"\#(failure(jsonEscaped).replacingOccurrences(of: "\"", with: "\\\""))"}"# + "\n"
+            + "Nov 29 09:14:08 node-1 kubelet[1]: " + failure("quay.io/x/fence:1") + " ``` # not a heading ````` <b>x</b> \u{07}\n"
+        let engine = Engine(rules: Fixture.rules)
+        TextScanner(engine: engine).scan(bytes: Array(log.utf8), name: "````")
+        let verdicts = engine.verdicts()
+        let images = Set(verdicts.flatMap(\.entities.images.items))
+        XCTAssertTrue(images.contains { $0.contains("raw\u{1b}]52") } && images.contains { $0.contains("json\u{1b}]52") },
+                      "both hostile names are recognised (the JSON one decoded): \(images)")
+        XCTAssertEqual(verdicts.flatMap(\.evidence).count, 3, "every line is evidence")
+        func controls(_ s: String) -> [UInt32] {
+            s.unicodeScalars.filter { ($0.value < 0x20 && $0 != "\n") || $0.value == 0x7F || (0x80...0x9F).contains($0.value) }.map(\.value)
+        }
+        let text = Renderer.text(verdicts, stats: engine.stats, color: false)
+        let md = Renderer.markdown(verdicts, stats: engine.stats)
+        for (name, out) in [("text", text), ("markdown", md)] {
+            XCTAssertEqual(controls(out), [], "\(name) output carries raw control characters")
+            XCTAssertTrue(out.contains(#"raw\x1b]52;c;aGVsbG8=\x07\x1b[2J:1"#), "\(name): raw-logged escapes shown visibly")
+            XCTAssertTrue(out.contains(#"json\x1b]52;c;aGVsbG8=\x07\x1b[2J:1"#), "\(name): JSON-escaped escapes shown visibly")
+            XCTAssertTrue(out.contains(#"``` # not a heading ````` <b>x</b> \x07"#), "\(name): the backtick line kept, its BEL shown escaped")
+        }
+        // Markdown: every evidence line is inside a fenced block, and every block closes before
+        // the timeline; the source name's backticks start evidence lines without closing the fence
+        // (a fence of 3 would close at the first of them in a lenient renderer).
+        let (inside, outside, unclosed) = Self.fenced(md)
+        XCTAssertFalse(unclosed, "a code block is left open:\n\(md)")
+        let evidence = md.split(separator: "\n").filter { $0.hasPrefix("````:") }.map(String.init)
+        XCTAssertEqual(evidence.count, 3, md)
+        XCTAssertTrue(evidence.allSatisfy(inside.contains), "evidence outside its code block:\n\(md)")
+        XCTAssertFalse(outside.contains { $0.contains("not a heading") || $0.contains("aGVsbG8") && !$0.hasPrefix("- Images: ") }, "log text outside code:\n\(md)")
+        XCTAssertTrue(outside.contains { $0.hasPrefix("### Timeline") })
+        // The checker itself: a line starting with a run as long as the fence ends the block.
+        XCTAssertEqual(Self.fenced("```text\n```` x\nout\n").outside, ["```text", "```` x", "out", ""])
+        XCTAssertEqual(Self.fenced("````text\n``` x\n````\n").inside, ["``` x"])
+    }
+
     func testStatusAppearsInJSONAndText() {
         var v = Self.seed.verdicts[0]; v.status = "ongoing"
         XCTAssertTrue(Renderer.verdictJSON(v).hasPrefix("{\"rule\":\"image-config-octet-stream-unsupported\",\"status\":\"ongoing\","))
