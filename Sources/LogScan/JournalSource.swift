@@ -559,8 +559,9 @@ extension JournalSource {
                 h.skipCursor = nil
                 if sd_journal_test_cursor(j, c) > 0 { continue }
             }
+            // the time only when a window needs it; candidates fetch their own (`candidate`)
             var usec: UInt64 = 0
-            if sd_journal_get_realtime_usec(j, &usec) < 0 { usec = 0 }
+            if untilUsec != nil || sinceUsec != nil, sd_journal_get_realtime_usec(j, &usec) < 0 { usec = 0 }
             if let u = untilUsec, usec > u {
                 if follow { continue }
                 h.finished = true   // journalctl --until: stop at the first entry past it
@@ -754,7 +755,9 @@ extension JournalSource {
 
     /// A candidate entry becomes a `LogEntry` per hit line, shaped as the text path shapes a
     /// journal line: prefix fields from the journal, level and time refined from the message.
-    func candidate(_ j: OpaquePointer, usec: UInt64, ordinal: Int, pid: Int?, priority: Int) {
+    func candidate(_ j: OpaquePointer, usec windowUsec: UInt64, ordinal: Int, pid: Int?, priority: Int) {
+        var usec = windowUsec
+        if usec == 0, sd_journal_get_realtime_usec(j, &usec) < 0 { usec = 0 }
         let host = hostBuf.isEmpty ? nil : String(decoding: hostBuf, as: UTF8.self)
         var unit: String?
         if !identBuf.isEmpty { unit = String(decoding: identBuf, as: UTF8.self) }

@@ -154,10 +154,7 @@ public enum LineParser {
             c.i = 6
             let t = c.isoDateTime()
             if let t, e.timestamp == nil || e.format == .journalShort { e.timestamp = t; e.yearKnown = true }
-            if let r = e.message.range(of: " level=") {
-                let lv = e.message[r.upperBound...].prefix { $0 != " " }
-                e.level = normalizeLevel(String(lv))
-            }
+            if let lv = Self.logfmtLevel(e.message) { e.level = normalizeLevel(lv) }
             return e
         }
         if m.count > 5, let lv = logrusLevel(m) {
@@ -200,6 +197,24 @@ public enum LineParser {
         case "DEBU", "TRAC": return "debug"
         default: return nil
         }
+    }
+
+    /// The value of ` level=` in a logfmt message (bytes, not Foundation: runs per candidate line).
+    static func logfmtLevel(_ message: String) -> String? {
+        let key = Array(" level=".utf8)
+        return message.utf8.withContiguousStorageIfAvailable { p -> String? in
+            guard p.count >= key.count else { return nil }
+            var i = 0
+            while i + key.count <= p.count {
+                if p[i] == 0x20 && p[i + 1] == 0x6C, Array(p[i..<(i + key.count)]) == key {
+                    var e = i + key.count
+                    while e < p.count && p[e] != 0x20 { e += 1 }
+                    return String(decoding: UnsafeBufferPointer(rebasing: p[(i + key.count)..<e]), as: UTF8.self)
+                }
+                i += 1
+            }
+            return nil
+        } ?? nil
     }
 
     static func normalizeLevel(_ s: String) -> String {

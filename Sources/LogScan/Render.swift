@@ -5,24 +5,37 @@ import Rules
 struct JSONWriter {
     var out = ""
     static func quote(_ s: String) -> String {
-        // most text is plain ASCII without quotes or controls: one byte scan, no scalar loop
+        // most text is plain ASCII without quotes or controls: one byte scan, no copy
         if s.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != 0x22 && $0 != 0x5C }) { return "\"" + s + "\"" }
-        var r = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": r += "\\\""
-            case "\\": r += "\\\\"
-            case "\n": r += "\\n"
-            case "\r": r += "\\r"
-            case "\t": r += "\\t"
-            default:
-                if u.value < 0x20 || u.value == 0x7F || (0x80...0x9F).contains(u.value) || u.value == 0x2028 || u.value == 0x2029 {
-                    let h = String(u.value, radix: 16)
-                    r += "\\u" + String(repeating: "0", count: 4 - h.count) + h
-                } else { r.unicodeScalars.append(u) }
-            }
+        // otherwise bytes: runs of plain bytes copied as they are, escapes in between
+        let u = Array(s.utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(u.count + 16)
+        out.append(0x22)
+        func hex(_ v: UInt32) {
+            let h = Array(String(v, radix: 16).utf8)
+            out += Array("\\u".utf8) + Array(repeating: UInt8(ascii: "0"), count: 4 - h.count) + h
         }
-        return r + "\""
+        var i = 0
+        while i < u.count {
+            let b = u[i]
+            switch b {
+            case 0x22: out += [0x5C, 0x22]
+            case 0x5C: out += [0x5C, 0x5C]
+            case 0x0A: out += [0x5C, UInt8(ascii: "n")]
+            case 0x0D: out += [0x5C, UInt8(ascii: "r")]
+            case 0x09: out += [0x5C, UInt8(ascii: "t")]
+            case 0..<0x20, 0x7F: hex(UInt32(b))
+            case 0xC2 where i + 1 < u.count && (0x80...0x9F).contains(u[i + 1]):
+                hex(UInt32(u[i + 1])); i += 1          // C1 controls U+0080...U+009F
+            case 0xE2 where i + 2 < u.count && u[i + 1] == 0x80 && (u[i + 2] == 0xA8 || u[i + 2] == 0xA9):
+                hex(u[i + 2] == 0xA8 ? 0x2028 : 0x2029); i += 2   // line / paragraph separators
+            default: out.append(b)
+            }
+            i += 1
+        }
+        out.append(0x22)
+        return String(decoding: out, as: UTF8.self)
     }
 }
 

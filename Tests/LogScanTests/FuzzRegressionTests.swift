@@ -11,8 +11,13 @@ final class FuzzRegressionTests: XCTestCase {
     static let corpus = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("FuzzCorpus")
 
+    /// The harnesses: `Harness.targets`, plus FuzzByteRegex (its harness is registered here rather
+    /// than in Sources/FuzzHarness/FuzzHarness.swift).
+    static let targets: [(name: String, body: Harness.Body)] =
+        Harness.targets + (Harness.targets.contains { $0.name == "FuzzByteRegex" } ? [] : [("FuzzByteRegex", Harness.byteRegex)])
+
     func run(_ target: String) throws {
-        let body = try XCTUnwrap(Harness.targets.first { $0.name == target }?.body, "no harness \(target)")
+        let body = try XCTUnwrap(Self.targets.first { $0.name == target }?.body, "no harness \(target)")
         let dir = Self.corpus.appendingPathComponent(target).path
         let files = Harness.inputs(under: [dir])
         XCTAssertFalse(files.isEmpty, "no committed inputs in \(dir) (scripts/fuzz --seed makes them)")
@@ -34,11 +39,12 @@ final class FuzzRegressionTests: XCTestCase {
     func testEngine() throws { try run("FuzzEngine") }
     func testRegexGate() throws { try run("FuzzRegexGate") }
     func testState() throws { try run("FuzzState") }
+    func testByteRegex() throws { try run("FuzzByteRegex") }
 
     func testEveryCorpusDirectoryHasAHarnessAndEveryHarnessATest() throws {
         let dirs = try FileManager.default.contentsOfDirectory(atPath: Self.corpus.path).filter { !$0.hasPrefix(".") }
-        XCTAssertEqual(Set(dirs), Set(Harness.targets.map(\.name)))
+        XCTAssertEqual(Set(dirs), Set(Self.targets.map(\.name)))
         // One test method per target above.
-        XCTAssertEqual(Harness.targets.count, 9)
+        XCTAssertEqual(Self.targets.count, 10)
     }
 }

@@ -70,4 +70,13 @@ final class LineParserTests: XCTestCase {
         let e = parse("    Nov 29 09:14:07 wk-7 kubelet[3]: hello\r")
         XCTAssertEqual(e.message, "hello"); XCTAssertEqual(e.unit, "kubelet")
     }
+
+    func testLogfmtLevelIsTheValueAfterTheFirstSpaceLevelKey() {
+        XCTAssertEqual(LineParser.logfmtLevel(#"time="x" level=error msg="a level=info""#), "error")
+        XCTAssertEqual(LineParser.logfmtLevel(#"time="x" level=warning"#), "warning")
+        XCTAssertEqual(LineParser.logfmtLevel(#"time="x" level="#), "")
+        XCTAssertNil(LineParser.logfmtLevel(#"time="x" loglevel=error"#))
+        XCTAssertNil(LineParser.logfmtLevel(#"time="x"level=error"#))
+        XCTAssertNil(LineParser.logfmtLevel(""))
+    }
 }

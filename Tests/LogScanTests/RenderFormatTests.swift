@@ -179,3 +179,37 @@ final class RenderFormatTests: XCTestCase {
         XCTAssertFalse(Renderer.verdictJSON(Self.seed.verdicts[0]).contains("\"status\""))
     }
 }
+
+/// The byte-level JSON string escaper against a plain per-scalar reference.
+final class JSONQuoteTests: XCTestCase {
+    static func reference(_ s: String) -> String {
+        var r = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": r += "\\\""
+            case "\\": r += "\\\\"
+            case "\n": r += "\\n"
+            case "\r": r += "\\r"
+            case "\t": r += "\\t"
+            default:
+                if u.value < 0x20 || u.value == 0x7F || (0x80...0x9F).contains(u.value) || u.value == 0x2028 || u.value == 0x2029 {
+                    let h = String(u.value, radix: 16)
+                    r += "\\u" + String(repeating: "0", count: 4 - h.count) + h
+                } else { r.unicodeScalars.append(u) }
+            }
+        }
+        return r + "\""
+    }
+
+    func testMatchesTheReferenceOnHostileStrings() throws {
+        let pieces = ["a", " ", "\"", "\\", "\n", "\r", "\t", "\u{0}", "\u{1B}[2J", "\u{7F}", "\u{80}", "\u{85}", "\u{9F}", "\u{A0}",
+                      "\u{2028}", "\u{2029}", "\u{2027}", "é", "日本", "🚀", "msg=\"x\"", "\u{E2}", "\u{C2}"]
+        var g = SystemRandomNumberGenerator()
+        for _ in 0..<5000 {
+            let s = (0..<Int.random(in: 0...12, using: &g)).map { _ in pieces.randomElement(using: &g)! }.joined()
+            XCTAssertEqual(JSONWriter.quote(s), Self.reference(s), s.debugDescription)
+            let parsed = try JSONSerialization.jsonObject(with: Data(("[" + JSONWriter.quote(s) + "]").utf8)) as? [String]
+            XCTAssertEqual(parsed?.first, s)
+        }
+    }
+}
