@@ -40,6 +40,10 @@ public final class ByteRegex: @unchecked Sendable {
     let sets: [UInt64]          // 4 words (256 bits) per class
     let pool: [UInt8]           // literal runs
     let looks: [Look]
+    /// The same, as raw buffers: the matcher reads them without array bounds or retain traffic.
+    let progPtr: UnsafeMutablePointer<Inst>
+    let setsPtr: UnsafeMutablePointer<UInt64>
+    let poolPtr: UnsafeMutablePointer<UInt8>
     let slots: Int
     /// Capture group number of each named group.
     public let groups: [(name: String, group: Int)]
@@ -47,6 +51,11 @@ public final class ByteRegex: @unchecked Sendable {
     /// Bytes a match can start with (256 bits), when known: the search skips other positions.
     let firstBytes: [UInt64]?
     let firstByte: UInt8?
+
+    deinit {
+        progPtr.deinitialize(count: prog.count); progPtr.deallocate()
+        setsPtr.deallocate(); poolPtr.deallocate()
+    }
 
     /// Largest program accepted (counted repetitions are expanded).
     static let maxProgram = 60_000
@@ -57,6 +66,9 @@ public final class ByteRegex: @unchecked Sendable {
         var c = RegexCompiler()
         guard c.compileTop(ast), c.prog.count <= Self.maxProgram else { return nil }
         prog = c.prog; sets = c.sets; pool = c.pool; looks = c.looks
+        progPtr = .allocate(capacity: max(1, prog.count)); progPtr.initialize(from: prog, count: prog.count)
+        setsPtr = .allocate(capacity: max(1, sets.count)); setsPtr.initialize(from: sets, count: sets.count)
+        poolPtr = .allocate(capacity: max(1, pool.count)); poolPtr.initialize(from: pool, count: pool.count)
         slots = 2 * (p.groupCount + 1)
         groups = p.names
         anchored = RegexNode.startsAnchored(ast)
@@ -146,15 +158,20 @@ public final class ByteRegex: @unchecked Sendable {
         var steps = 0
         let budget: Int
         var overran = false
+        /// Backtracking frames, shared by every start position and look-around of one call
+        /// (a look-around runs above its caller's frames).
+        var stack: UnsafeMutablePointer<Frame>
+        var stackCapacity = 64
 
         init(re: ByteRegex, text: UnsafeBufferPointer<UInt8>) {
             self.re = re; self.text = text
             caps = .allocate(capacity: re.slots)
             caps.initialize(repeating: -1, count: re.slots)
             budget = ByteRegex.budget(text.count)
+            stack = .allocate(capacity: stackCapacity)
         }
 
-        func release() { caps.deallocate() }
+        func release() { caps.deallocate(); stack.deallocate() }
 
         @inline(__always) static func isWord(_ b: UInt8) -> Bool {
             (b >= 48 && b <= 57) || (b >= 65 && b <= 90) || (b >= 97 && b <= 122) || b == 95
@@ -182,25 +199,18 @@ public final class ByteRegex: @unchecked Sendable {
 
         /// Runs the program from `pc0` at `start`; the end of the match, or -1.
         mutating func run(_ pc0: Int, _ start: Int, requireEnd: Int) -> Int {
-            re.prog.withUnsafeBufferPointer { prog in
-                re.sets.withUnsafeBufferPointer { sets in
-                    re.pool.withUnsafeBufferPointer { pool in
-                        run(prog.baseAddress!, sets.baseAddress ?? UnsafePointer(bitPattern: 8)!, pool.baseAddress ?? UnsafePointer(bitPattern: 8)!,
-                            pc0, start, requireEnd: requireEnd)
-                    }
-                }
-            }
+            run(UnsafePointer(re.progPtr), UnsafePointer(re.setsPtr), UnsafePointer(re.poolPtr), pc0, start, requireEnd: requireEnd, base: 0)
         }
 
+        /// `base`: the first stack slot this run may use (a look-around's caller owns those below).
         mutating func run(_ prog: UnsafePointer<Inst>, _ sets: UnsafePointer<UInt64>, _ pool: UnsafePointer<UInt8>,
-                          _ pc0: Int, _ start: Int, requireEnd: Int) -> Int {
+                          _ pc0: Int, _ start: Int, requireEnd: Int, base: Int) -> Int {
             let n = text.count
             let text = self.text, caps = self.caps, budget = self.budget
             var steps = self.steps
-            defer { self.steps = steps }
-            var capacity = 64, top = 0
-            var stack = UnsafeMutablePointer<Frame>.allocate(capacity: capacity)
-            defer { stack.deallocate() }
+            var stack = self.stack, capacity = self.stackCapacity
+            defer { self.steps = steps; self.stack = stack; self.stackCapacity = capacity }
+            var top = base
             @inline(__always) func push(_ f: Frame) {
                 if top == capacity {
                     let bigger = UnsafeMutablePointer<Frame>.allocate(capacity: capacity * 2)
@@ -266,15 +276,16 @@ public final class ByteRegex: @unchecked Sendable {
                     defer { snapshot.deallocate() }
                     snapshot.update(from: caps, count: slots)
                     var matched = false
-                    self.steps = steps
+                    self.steps = steps; self.stack = stack; self.stackCapacity = capacity
                     if look.ahead {
-                        matched = run(prog, sets, pool, look.pc, sp, requireEnd: -1) >= 0
+                        matched = run(prog, sets, pool, look.pc, sp, requireEnd: -1, base: top) >= 0
                     } else if sp >= look.minLen {
                         for len in look.minLen...min(look.maxLen, sp) where !overran {
-                            if run(prog, sets, pool, look.pc, sp - len, requireEnd: sp) >= 0 { matched = true; break }
+                            if run(prog, sets, pool, look.pc, sp - len, requireEnd: sp, base: top) >= 0 { matched = true; break }
                         }
                     }
-                    steps = self.steps
+                    // the nested run may have moved the stack to a bigger buffer
+                    steps = self.steps; stack = self.stack; capacity = self.stackCapacity
                     if overran { return -1 }
                     if matched && !look.negate {
                         // keep what the look-ahead captured, restorable on backtracking
@@ -289,7 +300,7 @@ public final class ByteRegex: @unchecked Sendable {
                 if ok { continue }
                 // backtrack
                 var resumed = false
-                while top > 0 {
+                while top > base {
                     top -= 1
                     let f = stack[top]
                     if f.pc < 0 { caps[-1 - f.pc] = f.pos; continue }
