@@ -25,9 +25,11 @@ let package = Package(
             pkgConfig: "libsystemd",
             providers: [.apt(["libsystemd-dev"])]
         ),
+        // The literal prefilter's inner skip loop, in C (see the file for why).
+        .target(name: "CPrefilter"),
         .target(
             name: "Rules",
-            dependencies: [.product(name: "Yams", package: "Yams")],
+            dependencies: ["CPrefilter", .product(name: "Yams", package: "Yams")],
             swiftSettings: hotPath
         ),
         .target(

@@ -198,10 +198,17 @@ public final class Engine {
     /// Regex results per distinct message (after its timestamp header): floods of one error
     /// repeat the same text, and the regexes are the expensive part. Bounded by `maxCache`.
     public static let maxCache = 1024
-    private var cache: [String: [(SignalRef, Entities)]] = [:]
+    private var cache: [CacheKey: [(SignalRef, Entities)]] = [:]
+
+    /// The message (without its per-line header), its level and the candidate signals.
+    struct CacheKey: Hashable {
+        let text: Substring
+        let level: String?
+        let refs: [SignalRef]
+    }
 
     private func matchSignals(_ refs: [SignalRef], text: String, level: String?) -> [(SignalRef, Entities)] {
-        let key = Self.cacheKey(text) + "\u{0}" + (level ?? "") + refs.map { "\($0.rule).\($0.signal)" }.joined(separator: ",")
+        let key = CacheKey(text: Self.cacheKey(text), level: level, refs: refs)
         if let hit = cache[key] { return hit }
         var out: [(SignalRef, Entities)] = []
         var ns: NSString?
@@ -221,22 +228,22 @@ public final class Engine {
             }
         }
         // Long messages are rarely repeated verbatim; keeping them would only cost memory.
-        guard key.utf8.count <= 2048 else { return out }
+        guard key.text.utf8.count <= 2048 else { return out }
         if cache.count >= Self.maxCache { cache.removeAll(keepingCapacity: true) }
         cache[key] = out
         return out
     }
 
     /// The message without a leading klog header or logfmt `time="..."`, which differ per line.
-    static func cacheKey(_ text: String) -> String {
+    static func cacheKey(_ text: String) -> Substring {
         let u = text.utf8
         if u.starts(with: "time=\"".utf8), let close = u.dropFirst(6).firstIndex(of: UInt8(ascii: "\"")) {
-            return String(text[text.utf8.index(after: close)...])
+            return text[text.utf8.index(after: close)...]
         }
         if let f = u.first, "IWEF".utf8.contains(f), u.count > 30, let br = u.prefix(80).firstIndex(of: UInt8(ascii: "]")) {
-            return String(text[text.utf8.index(after: br)...])
+            return text[text.utf8.index(after: br)...]
         }
-        return text
+        return text[...]
     }
 
     private func procKey(_ e: LogEntry, _ pos: SourcePos) -> String {

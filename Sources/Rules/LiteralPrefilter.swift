@@ -1,3 +1,4 @@
+import CPrefilter
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -5,7 +6,7 @@ import Darwin
 #endif
 
 /// Finds the lines of a buffer that contain any of a set of literals, without looking at each
-/// line separately: one pass over the bytes tests each position's byte pair against a 64 Ki-bit
+/// line separately: one pass over the bytes tests each position's byte pair against a 64 KiB
 /// table holding each literal's rarest pair, and only table hits are verified with memcmp.
 /// Pair rarity comes from a sample of the input itself (`tune(sample:)`), falling back to a
 /// static ranking of bytes in node logs.
@@ -14,8 +15,9 @@ public final class LiteralPrefilter: @unchecked Sendable {
     /// Literal bytes back to back; `litStart[i]..<litStart[i+1]` is literal i.
     private var bytes: [UInt8] = []
     private var litStart: [Int] = []
-    /// Bit per byte pair code `b0 | b1 << 8` that is some literal's key pair.
-    private var table = [UInt64](repeating: 0, count: 1024)
+    /// Per byte pair code `b0 | b1 << 8`: 1 when it is some literal's key pair. A byte, not a
+    /// bit, per code: the skip loop then needs one load per position (64 KiB, mostly cold).
+    private var table = [UInt8](repeating: 0, count: 65536)
     /// For a pair code: first entry using it (-1: none); entries chain through `next`.
     private var heads = [Int32](repeating: -1, count: 65536)
     private struct Entry { var offset: Int32; var literal: Int32; var next: Int32 }
@@ -42,7 +44,7 @@ public final class LiteralPrefilter: @unchecked Sendable {
     }
 
     private func build(pairCost: (UInt8, UInt8) -> Int) {
-        table = [UInt64](repeating: 0, count: 1024)
+        table = [UInt8](repeating: 0, count: 65536)
         heads = [Int32](repeating: -1, count: 65536)
         entries = []
         for (id, lit) in literals.enumerated() where lit.count >= 2 {
@@ -52,7 +54,7 @@ public final class LiteralPrefilter: @unchecked Sendable {
                 if c < bestCost { bestCost = c; best = k }
             }
             let code = Int(lit[best]) | Int(lit[best + 1]) << 8
-            table[code >> 6] |= 1 << UInt64(code & 63)
+            table[code] = 1
             entries.append(Entry(offset: Int32(best), literal: Int32(id), next: heads[code]))
             heads[code] = Int32(entries.count - 1)
         }
@@ -72,22 +74,14 @@ public final class LiteralPrefilter: @unchecked Sendable {
         litStart.withUnsafeBufferPointer { lsBuf in
             let t = tblBuf.baseAddress!, hd = hdBuf.baseAddress!, ent = entBuf.baseAddress!
             let lb = litBuf.baseAddress, ls = lsBuf.baseAddress!
-            let raw = UnsafeRawPointer(base)
             var i = 0
             let last = n - 1
             while i < last {
-                // Four positions per iteration keep the loop branch-light on miss-heavy input.
-                if i + 4 < last {
-                    let c0 = Int(raw.loadUnaligned(fromByteOffset: i, as: UInt16.self))
-                    let c1 = Int(raw.loadUnaligned(fromByteOffset: i + 1, as: UInt16.self))
-                    let c2 = Int(raw.loadUnaligned(fromByteOffset: i + 2, as: UInt16.self))
-                    let c3 = Int(raw.loadUnaligned(fromByteOffset: i + 3, as: UInt16.self))
-                    let any = (t[c0 >> 6] >> UInt64(c0 & 63)) | (t[c1 >> 6] >> UInt64(c1 & 63))
-                        | (t[c2 >> 6] >> UInt64(c2 & 63)) | (t[c3 >> 6] >> UInt64(c3 & 63))
-                    if any & 1 == 0 { i += 4; continue }
-                }
-                let code = Int(raw.loadUnaligned(fromByteOffset: i, as: UInt16.self))
-                if (t[code >> 6] >> UInt64(code & 63)) & 1 != 0 {
+                // skip the misses (nearly every position) in C; stop at a table hit
+                i = logscan_pair_scan(base, i, last, t)
+                if i >= last { break }
+                let code = Int(base[i]) | Int(base[i + 1]) << 8
+                if t[code] != 0 {
                     var e = hd[code]
                     while e >= 0 {
                         let entry = ent[Int(e)]
