@@ -405,8 +405,12 @@ public final class Engine {
 
     private func evict() {
         // Drop the least recently updated tenth in one go: amortized O(1) per insertion.
-        let victims = groups.sorted { $0.value.lastSeq < $1.value.lastSeq }.prefix(max(1, Self.maxGroups / 10))
-        for (k, _) in victims { groups.removeValue(forKey: k) }
+        // (sequence numbers are unique per line, so the cut-off selects about a tenth; sorting
+        // plain Ints, not the dictionary's elements)
+        let seqs = groups.values.map(\.lastSeq).sorted()
+        let cut = seqs[min(seqs.count - 1, max(1, Self.maxGroups / 10) - 1)]
+        let victims = groups.filter { $0.value.lastSeq <= cut }.map(\.key)
+        for k in victims { groups.removeValue(forKey: k) }
         stats.evictedGroups += victims.count
     }
 
