@@ -355,7 +355,7 @@ public final class Engine {
             g.lastSeq = seq
             guard firstOnLine else { continue }
             addEvidence(g, Evidence(source: pos.source, line: pos.line, timestamp: entry.timestamp,
-                                    text: String(rawText.utf8.count > Self.maxEvidenceBytes ? String(decoding: Array(rawText.utf8.prefix(Self.maxEvidenceBytes)), as: UTF8.self) + "…" : rawText),
+                                    text: Self.cut(rawText, to: Self.maxEvidenceBytes),
                                     cursor: pos.cursor, unit: entry.unit, signal: sig.name, seq: seq))
         }
     }
@@ -572,6 +572,16 @@ public final class Engine {
         if let a = all, a.1 == 0 || !g.ambiguousCounts.contains(where: { $0 > 0 }) { return a }
         let sure = zip(g.counts, g.ambiguousCounts).map { $0 - $1 }
         return pick(sure)
+    }
+
+    /// `s` cut to at most `max` UTF-8 bytes at a character boundary, with "…" when cut.
+    static func cut(_ s: String, to max: Int) -> String {
+        let u = s.utf8
+        guard u.count > max else { return s }
+        var end = u.index(u.startIndex, offsetBy: max)
+        // back off continuation bytes: a cut inside a character would decode to U+FFFD, 3 bytes
+        while end > u.startIndex && (u[end] & 0xC0) == 0x80 { end = u.index(before: end) }
+        return String(s[..<end]) + "…"
     }
 
     /// Rule text without surrounding ASCII whitespace (YAML block scalars end in a newline);

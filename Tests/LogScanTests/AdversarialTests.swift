@@ -551,4 +551,27 @@ final class AdversarialTests: XCTestCase {
         XCTAssertFalse(json.unicodeScalars.contains { $0.value < 0x20 && $0 != "\n" })
         XCTAssertTrue(json.contains(#"\u001b]52"#))
     }
+
+    /// Evidence is cut at `Engine.maxEvidenceBytes` on a character boundary: multi-byte text and
+    /// invalid bytes (each decoded to a 3-byte U+FFFD) never push it past the cap or split a character.
+    func testEvidenceCutStaysWithinTheCapOnACharacterBoundary() throws {
+        for (pad, count) in [([UInt8]("é".utf8), 3000), ([0xFF], 3000), ([0xE2, 0x82], 2000), ([UInt8]("🚀".utf8), 1500)] {
+            for shift in 0..<3 {
+                var line = Array(repeating: UInt8(ascii: "x"), count: shift) + Array(Self.failure("quay.io/acme/cut:1").utf8) + [0x20]
+                for _ in 0..<count { line += pad }
+                let engine = Engine(rules: Fixture.rules)
+                TextScanner(engine: engine).scan(bytes: line + [0x0A], name: "cut.log")
+                let ev = try XCTUnwrap(engine.verdicts().first?.evidence.first, "no verdict for pad \(pad)")
+                XCTAssertLessThanOrEqual(ev.text.utf8.count, Engine.maxEvidenceBytes + 3)
+                XCTAssertTrue(ev.text.hasSuffix("…"))
+                // the character before the ellipsis is whole: no replacement character made by the cut
+                let body = ev.text.dropLast()
+                XCTAssertEqual(body.unicodeScalars.filter { $0 == "\u{FFFD}" }.count,
+                               String(decoding: Array(body.utf8), as: UTF8.self).unicodeScalars.filter { $0 == "\u{FFFD}" }.count)
+                XCTAssertTrue(Engine.cut(ev.text, to: 10).utf8.count <= 13)
+            }
+        }
+        XCTAssertEqual(Engine.cut("aé", to: 2), "a…")
+        XCTAssertEqual(Engine.cut("abc", to: 3), "abc")
+    }
 }
