@@ -23,8 +23,9 @@ extension Harness {
     /// - otherwise the pattern (at most 300 bytes), a 0x00 byte, then the text.
     /// The text is cut to 2000 bytes and mapped to ASCII (the high bit dropped). Compared are the
     /// production pair (`LazyRegex(p).byteEngine`, the engine on `anchoredIfScanning(p)`, against
-    /// ICU on the same) and the engine on the raw pattern against ICU on the raw pattern. An
-    /// attempt that overran its budget on either side is not compared.
+    /// ICU on the same) and, for patterns from the input, the engine against ICU on the raw pattern
+    /// inside a named group (so the whole match's extent is compared too). An attempt that overran
+    /// its budget on either side is not compared.
     public static func byteRegex(_ data: [UInt8]) throws {
         let pattern: String
         let rest: ArraySlice<UInt8>
@@ -55,15 +56,19 @@ extension Harness {
         if icu.compile() == nil, let engine = icu.byteEngine {
             try compareWithICU(engine, icu, pattern: pattern, what: "anchoredIfScanning", text: text, string: string)
         }
-        // The raw pattern (when anchoring rewrote it, a different one). ICU on it through an
-        // empty group first, which `anchoredIfScanning` leaves alone and which changes nothing else.
-        if shippedIndex == nil, let raw = ByteRegex(pattern) {
-            let ref = LazyRegex("(?:)" + pattern)
-            if ref.compile() == nil {
-                try compareWithICU(raw, ref, pattern: pattern, what: "raw", text: text, string: string)
+        // The raw pattern (not anchored even when it scans), wrapped in a named group so that the
+        // whole match's extent is compared too. `anchoredIfScanning` leaves the wrapped pattern alone.
+        if shippedIndex == nil {
+            let wrapped = "(?<" + wholeMatch + ">" + pattern + ")"
+            let ref = LazyRegex(wrapped)
+            if ref.compile() == nil, let raw = ByteRegex(wrapped) {
+                try compareWithICU(raw, ref, pattern: wrapped, what: "raw", text: text, string: string)
             }
         }
     }
+
+    /// The name of the group around the whole raw pattern.
+    static let wholeMatch = "harnessMatch"
 
     static func compareWithICU(_ engine: ByteRegex, _ icu: LazyRegex, pattern: String, what: String, text: [UInt8], string: String) throws {
         let mine = text.withUnsafeBufferPointer { engine.firstMatch($0) }

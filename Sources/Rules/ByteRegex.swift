@@ -12,7 +12,8 @@ import Darwin
 /// and the caller uses ICU. Why: ICU through NSRegularExpression costs a UTF-16 bridge, an
 /// Objective-C-style callback per position and an object per match; this runs on the bytes
 /// the reader already has. On ASCII input it matches as ICU does (a differential test checks
-/// every rule's examples and random lines); non-ASCII input always goes to ICU.
+/// every rule's examples and random lines, and the FuzzByteRegex fuzz target fuzzed patterns and
+/// lines); non-ASCII input always goes to ICU.
 public final class ByteRegex: @unchecked Sendable {
     struct Inst {
         var op: UInt8
@@ -249,8 +250,9 @@ public final class ByteRegex: @unchecked Sendable {
                 case Op.bol:
                     if sp == 0 { pc += 1; ok = true }
                 case Op.eol:
-                    // end of input, or before a final line terminator (ICU without (?m))
-                    if sp == n || (sp == n - 1 && Self.isLineEnd(text[sp]))
+                    // end of input, or before a final line terminator (ICU without (?m)); a
+                    // final CR LF is one terminator: not between its CR and its LF
+                    if sp == n || (sp == n - 1 && Self.isLineEnd(text[sp]) && !(text[sp] == 0x0A && sp > 0 && text[sp - 1] == 0x0D))
                         || (sp == n - 2 && text[sp] == 0x0D && text[sp + 1] == 0x0A) { pc += 1; ok = true }
                 case Op.wordBoundary:
                     let before = sp > 0 && Self.isWord(text[sp - 1]), after = sp < n && Self.isWord(text[sp])
@@ -363,23 +365,33 @@ indirect enum RegexNode {
         }
     }
 
-    /// Length range of what the node matches (nil max: unbounded).
+    /// Lengths beyond this are "unbounded" (max) or this (min): nested counted repetitions
+    /// (`(?:(?:x{1000}){1000})...`) would overflow Int, and no text is that long.
+    static let lengthCap = 1 << 40
+
+    /// Length range of what the node matches (nil max: unbounded, or more than `lengthCap`).
     var lengths: (min: Int, max: Int?) {
+        let cap = RegexNode.lengthCap
         switch self {
         case .empty, .bol, .eol, .wordBoundary, .look: return (0, 0)
         case .lit(let l): return (l.count, l.count)
         case .set, .any: return (1, 1)
         case .concat(let xs):
             var lo = 0, hi: Int? = 0
-            for x in xs { let l = x.lengths; lo += l.min; hi = hi.flatMap { h in l.max.map { h + $0 } } }
+            for x in xs {
+                let l = x.lengths
+                lo = min(cap, lo + l.min)
+                hi = hi.flatMap { h in l.max.flatMap { h + $0 <= cap ? h + $0 : nil } }
+            }
             return (lo, hi)
         case .alt(let xs):
             let ls = xs.map(\.lengths)
             return (ls.map(\.min).min() ?? 0, ls.contains { $0.max == nil } ? nil : ls.compactMap(\.max).max() ?? 0)
         case .group(let x, _): return x.lengths
         case .rep(let x, let mn, let mx, _):
+            // counts are at most 1000 (the parser's limit) and lengths at most 2^40: no overflow
             let l = x.lengths
-            return (l.min * mn, mx.flatMap { m in l.max.map { $0 * m } })
+            return (min(cap, l.min * mn), mx.flatMap { m in l.max.flatMap { $0 * m <= cap ? $0 * m : nil } })
         }
     }
 
@@ -608,6 +620,7 @@ struct RegexParser {
     mutating func parseClass() -> ByteSet? {
         var set = ByteSet()
         var negate = false
+        if posixPropertyAhead() { return nil }
         if i < b.count && b[i] == UInt8(ascii: "^") { negate = true; i += 1 }
         var firstMember = true
         while i < b.count {
@@ -618,6 +631,9 @@ struct RegexParser {
             if c == UInt8(ascii: "[") { return nil }
             if c == UInt8(ascii: "&") && i + 1 < b.count && b[i + 1] == UInt8(ascii: "&") { return nil }
             if c == UInt8(ascii: "-") && i + 1 < b.count && b[i + 1] == UInt8(ascii: "-") { return nil }
+            // `&-x`: ICU adds the `&` but starts the range at the literal before it (`[a&-z]` is
+            // a-z and &); not worth copying
+            if c == UInt8(ascii: "&") && i + 2 < b.count && b[i + 1] == UInt8(ascii: "-") && b[i + 2] != UInt8(ascii: "]") { return nil }
             guard let lo = classMember() else { return nil }
             switch lo {
             case .set(let s):
@@ -625,8 +641,11 @@ struct RegexParser {
             case .single(let x):
                 // a range?
                 if i + 1 < b.count && b[i] == UInt8(ascii: "-") && b[i + 1] != UInt8(ascii: "]") {
+                    // `[a--[b]]`, `[\s,--x]`: ICU's set difference, not a range ending in `-`
+                    if b[i + 1] == UInt8(ascii: "-") { return nil }
                     i += 1
-                    guard let hi = classMember(), case .single(let y) = hi, x <= y else { return nil }
+                    // `[a-[b]]`: in ICU the `-` is a literal before a nested set
+                    guard b[i] != UInt8(ascii: "["), let hi = classMember(), case .single(let y) = hi, x <= y else { return nil }
                     guard x < 0x80 || y >= 0x80 else { return nil }   // a range into non-ASCII
                     set.formUnion(.range(x, min(y, 0x7F)))
                 } else if x < 0x80 {
@@ -635,6 +654,23 @@ struct RegexParser {
             }
         }
         return nil
+    }
+
+    /// After `[`: whether ICU reads a `[:name:]` / `[:^name:]` property (`[:alpha:]`) here rather
+    /// than a set holding `:`. ICU's rule: right after the `[` a `:`, an optional `^`, the name's
+    /// first character whatever it is, then up to the next `:`; a property when `]` follows that
+    /// `:`. (`[^:...]` and `[:=]` are plain sets.) ICU also gives up at an escaped character; not
+    /// copied, so this may refuse a plain set, never miss a property.
+    func posixPropertyAhead() -> Bool {
+        guard i < b.count, b[i] == UInt8(ascii: ":") else { return false }
+        var j = i + 1
+        if j < b.count && b[j] == UInt8(ascii: "^") { j += 1 }
+        j += 1
+        while j < b.count {
+            if b[j] == UInt8(ascii: ":") { return j + 1 < b.count && b[j + 1] == UInt8(ascii: "]") }
+            j += 1
+        }
+        return false
     }
 
     /// One class member: a byte, an escape, or a whole non-ASCII character (returned as 0x80,
@@ -720,14 +756,16 @@ struct RegexCompiler {
             _ = emit(ByteRegex.Op.set, setIndex(of: s))
         case .any: _ = emit(ByteRegex.Op.any)
         case .concat(let xs):
-            for (k, x) in xs.enumerated() {
-                // what follows x: the rest of this sequence, then (if that can be empty) `next`
-                var follow: ByteSet?
-                if let f = RegexNode.first(.concat(Array(xs[(k + 1)...]))) {
-                    if !f.nullable { follow = f.set } else if let nx = next { var u = f.set; u.formUnion(nx); follow = u }
-                }
-                compile(x, next: follow)
+            // what follows each item: the first bytes of the items after it (then, if they can
+            // all be empty, `next`), computed back to front in one pass
+            var follows = [ByteSet?](repeating: nil, count: xs.count)
+            var after = next
+            for k in stride(from: xs.count - 1, through: 0, by: -1) {
+                follows[k] = after
+                guard let f = RegexNode.first(xs[k]) else { after = nil; continue }
+                if !f.nullable { after = f.set } else if let a = after { var u = f.set; u.formUnion(a); after = u } else { after = nil }
             }
+            for (k, x) in xs.enumerated() { compile(x, next: follows[k]) }
         case .alt(let xs):
             var jumps: [Int] = []
             for (k, x) in xs.enumerated() {

@@ -60,6 +60,45 @@ final class ByteRegexTests: XCTestCase {
         }
     }
 
+    /// Divergences FuzzByteRegex found (Tests/FuzzCorpus/FuzzByteRegex/regressions/), each
+    /// pinned here: the engine now agrees with ICU, or leaves the construct to ICU.
+    func testFuzzFoundDivergences() throws {
+        // `$` before a final CR LF, but not between its CR and its LF
+        for p in [#"\r$"#, #"(?<x>\s)$"#, #"a$"#, #"(?<x>\s+)$"#, #"\n$"#] {
+            XCTAssertNotNil(ByteRegex(p), p)
+            for t in ["x\r\n", "a\r\n", "a\n", "a\r", "a\r\r\n", "a\n\r\n", "\r\n", "a \r\n"] { agree(p, t) }
+        }
+        XCTAssertEqual(bytes(#"(?<x>\s)$"#, "a\r\n"), .some(["x=\n"]))
+        XCTAssertEqual(bytes(#"\r$"#, "x\r\n"), .some(nil))
+        // `[:alpha:]` is a property in ICU; `[^:]`, `[x:]` and `[:=]` (no `:]` after the name) are plain sets
+        XCTAssertNil(ByteRegex("[:alpha:]+"))
+        XCTAssertNil(ByteRegex("[:^alpha:]+"))
+        XCTAssertNil(ByteRegex("[:]:]+"))
+        XCTAssertNil(ByteRegex("[:a]+[^:]"))   // ICU: the property `a]+[^`, an error
+        for p in ["[^:]+", "[^:alpha:]+", "[x:]+", "[:=]+", "[:]+", #"[:\]]+"#] {
+            XCTAssertNotNil(ByteRegex(p), p)
+            for t in ["ab:c", "::x", "alpha"] { agree(p, t) }
+        }
+        // `&-x` starts ICU's range at the literal before the `&`: left to ICU
+        for p in ["[^a&-z]", "[a&-z]+", "[&-z]", "[a-c&-x]", #"[\w&-x]"#] { XCTAssertNil(ByteRegex(p), p) }
+        for p in ["[a&-]+", "[a&b]+", #"[a\&-z]+"#] {
+            XCTAssertNotNil(ByteRegex(p), p)
+            for t in ["abcD", "a&-b", "&z-", "D"] { agree(p, t) }
+        }
+        // `x--y` after a member is ICU's set difference, not the range x-`-`
+        for p in [#"[\s,--{2};]"#, "[a--z]", "[a-c--x]", #"[\w--_]"#] { XCTAssertNil(ByteRegex(p), p) }
+        // `[a-[b]]`: a literal `-` before a nested set in ICU
+        XCTAssertNil(ByteRegex("[!-[a]]"))
+        // nested counted repetitions whose length overflows Int: refused, no trap
+        let huge = "(?:(?:(?:(?:(?:(?:(?:x{1000}){1000}){1000}){1000}){1000}){1000}){1000})"
+        XCTAssertNil(ByteRegex("(?=" + huge + ")y"))
+        XCTAssertNil(ByteRegex("(?<=" + huge + ")y"))
+        // a large but bounded look-behind still works
+        let p = "(?<=(?:ab{2,1000}){1,30})c"
+        XCTAssertNotNil(ByteRegex(p))
+        for t in ["abbc", "abc", "abbabbbbc", "xc"] { agree(p, t) }
+    }
+
     /// Outside the subset: no engine, so ICU answers.
     func testUnsupportedSyntaxIsLeftToICU() {
         for p in [#"(?i)error"#, #"(a)\1"#, #"a++"#, #"[[:alpha:]]"#, #"[a-z&&[^x]]"#, #"\p{L}"#, #"(?:a*)*"#, #"\x41"#, #"(?<=a+)b"#] {
