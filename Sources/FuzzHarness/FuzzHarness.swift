@@ -37,6 +37,7 @@ public enum Harness {
         ("FuzzEngine", engine),
         ("FuzzRegexGate", regexGate),
         ("FuzzState", state),
+        ("FuzzByteRegex", byteRegex),
     ]
 
     // MARK: entry points

@@ -5,13 +5,28 @@ public enum Unescape {
     /// Levels undone at most; real logs nest three deep, a fourth is headroom.
     public static let maxLevels = 5
 
-    /// Also flattens raw CR / LF to spaces: a message is one line for the regexes (ICU's `.`
-    /// does not cross them), whether the break was escaped or real (CR-only line ends, journald
-    /// multi-line messages).
+    /// Also flattens ICU's line terminators (LF, VT, FF, CR, NEL, U+2028, U+2029) to spaces: a
+    /// message is one line for the regexes, whose `.` does not cross them (a scanning pattern is
+    /// anchored at the line start, so a terminator inside would hide a match after it), whether
+    /// the break was escaped or real (CR-only line ends, journald multi-line messages).
     public static func nested(_ s: String) -> String {
         var b = Array(s.utf8)
         var flattened = false
-        for i in b.indices where b[i] == 0x0D || b[i] == 0x0A { b[i] = 0x20; flattened = true }
+        for i in b.indices where b[i] >= 0x0A && b[i] <= 0x0D { b[i] = 0x20; flattened = true }
+        if b.contains(where: { $0 == 0xC2 || $0 == 0xE2 }) {
+            // the multi-byte terminators (the String is valid UTF-8, so these are whole characters)
+            var out: [UInt8] = []
+            out.reserveCapacity(b.count)
+            var i = 0
+            while i < b.count {
+                if b[i] == 0xC2, i + 1 < b.count, b[i + 1] == 0x85 { out.append(0x20); i += 2; flattened = true; continue }
+                if b[i] == 0xE2, i + 2 < b.count, b[i + 1] == 0x80, b[i + 2] == 0xA8 || b[i + 2] == 0xA9 {
+                    out.append(0x20); i += 3; flattened = true; continue
+                }
+                out.append(b[i]); i += 1
+            }
+            b = out
+        }
         guard b.contains(UInt8(ascii: "\\")) else { return flattened ? String(decoding: b, as: UTF8.self) : s }
         for _ in 0..<maxLevels {
             guard once(&b) else { break }

@@ -11,10 +11,7 @@ final class FuzzRegressionTests: XCTestCase {
     static let corpus = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("FuzzCorpus")
 
-    /// The harnesses: `Harness.targets`, plus FuzzByteRegex (its harness is registered here rather
-    /// than in Sources/FuzzHarness/FuzzHarness.swift).
-    static let targets: [(name: String, body: Harness.Body)] =
-        Harness.targets + (Harness.targets.contains { $0.name == "FuzzByteRegex" } ? [] : [("FuzzByteRegex", Harness.byteRegex)])
+    static let targets = Harness.targets
 
     func run(_ target: String) throws {
         let body = try XCTUnwrap(Self.targets.first { $0.name == target }?.body, "no harness \(target)")

@@ -39,3 +39,23 @@ final class TextTests: XCTestCase {
         XCTAssertEqual(CivilTime.epoch(year: 2024, month: 2, day: 29, hour: 0, minute: 0, second: 0), 1709164800)
     }
 }
+
+/// ICU's line terminators inside a message become spaces before any regex runs: an anchored
+/// scanning pattern (`^(?:.*?...)`) cannot cross them, so a failure after one would be missed.
+final class LineTerminatorTests: XCTestCase {
+    func testEveryICULineTerminatorIsFlattened() {
+        for t in ["\n", "\u{0B}", "\u{0C}", "\r", "\u{85}", "\u{2028}", "\u{2029}"] {
+            XCTAssertEqual(Unescape.nested("a" + t + "b"), "a b", t.debugDescription)
+        }
+        XCTAssertEqual(Unescape.nested("é\u{2027}ü"), "é\u{2027}ü")
+    }
+
+    func testAFailureAfterATerminatorStillGivesItsVerdict() {
+        let failure = #"Failed to pull image "quay.io/acme/vt:1": rpc error: code = NotFound desc = failed to pull and unpack image "quay.io/acme/vt:1": failed to resolve reference "quay.io/acme/vt:1": quay.io/acme/vt:1: not found"#
+        for t in ["\u{0B}", "\u{0C}", "\u{85}", "\u{2028}"] {
+            let r = Fixture.scan("Nov 29 09:00:00 wk-7 kubelet[1]: prefix" + t + failure + "\n")
+            XCTAssertTrue(r.verdicts.contains { $0.rule == "image-not-found" }, t.debugDescription + ": " + r.verdicts.map(\.rule).joined(separator: ","))
+        }
+    }
+}
+
