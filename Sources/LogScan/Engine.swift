@@ -215,16 +215,23 @@ public final class Engine {
         let bytes = Array(text.utf8)
         bytes.withUnsafeBufferPointer { p in
             let ascii = ByteRegex.isASCII(p)
+            // signals of several rules may share one regex (one instance): match it once per line
+            var memo: [(LazyRegex, Entities?)] = []
             for ref in refs {
                 let sig = compiled.rules[ref.rule].signals[ref.signal]
                 if !sig.levels.isEmpty, let lv = level, !sig.levels.contains(lv) { continue }
                 let re = compiled.regex(ref)
-                guard re.mayMatch(p) else { continue }
-                guard let caps = re.firstMatch(bytes: p, isASCII: ascii, string: {
+                if let known = memo.first(where: { $0.0 === re }) {
+                    if let ents = known.1 { out.append((ref, ents)) }
+                    continue
+                }
+                guard re.mayMatch(p), let caps = re.firstMatch(bytes: p, isASCII: ascii, string: {
                     if ns == nil { ns = text as NSString }
                     return ns!
-                }) else { continue }
-                out.append((ref, Self.entities(from: caps)))
+                }) else { memo.append((re, nil)); continue }
+                let ents = Self.entities(from: caps)
+                memo.append((re, ents))
+                out.append((ref, ents))
             }
         }
         // Long messages are rarely repeated verbatim; keeping them would only cost memory.

@@ -118,6 +118,8 @@ extension Engine {
     /// (The engine's own entity-tracking regexes are shared by all engines in a process and are
     /// not counted.)
     public var regexBudgetOverruns: Int {
-        compiled.regexes.reduce(0) { $0 + $1.reduce(0) { $0 + $1.overruns } }
+        // rules sharing a pattern share one LazyRegex: count each instance once
+        var seen = Set<ObjectIdentifier>()
+        return compiled.regexes.joined().reduce(0) { seen.insert(ObjectIdentifier($1)).inserted ? $0 + $1.overruns : $0 }
     }
 }

@@ -49,7 +49,8 @@ public final class ByteRegex: @unchecked Sendable {
     /// Capture group number of each named group.
     public let groups: [(name: String, group: Int)]
     let anchored: Bool
-    /// Bytes a match can start with (256 bits), when known: the search skips other positions.
+    /// Bytes a match starting past position 0 can start with (256 bits), when known: the search
+    /// skips other positions.
     let firstBytes: [UInt64]?
     let firstByte: UInt8?
 
@@ -73,7 +74,9 @@ public final class ByteRegex: @unchecked Sendable {
         slots = 2 * (p.groupCount + 1)
         groups = p.names
         anchored = RegexNode.startsAnchored(ast)
-        if let f = RegexNode.first(ast), !f.nullable {
+        // Past position 0 a `^` cannot match: `(?:^|[$#>%]\s*)docker` can only start at one of `$#>%`.
+        // Position 0 is always tried.
+        if let f = RegexNode.first(ast, bolImpossible: true), !f.nullable {
             firstBytes = f.set.words
             let members = (0..<256).filter { f.set.contains(UInt8($0)) }
             firstByte = members.count == 1 ? UInt8(members[0]) : nil
@@ -99,7 +102,7 @@ public final class ByteRegex: @unchecked Sendable {
         let n = text.count
         var start = 0
         while start <= n {
-            if !anchored, let fb = firstBytes {
+            if start > 0, !anchored, let fb = firstBytes {
                 // skip to a position whose byte can start a match
                 if let one = firstByte {
                     guard start < n, let base = text.baseAddress, let hit = memchr(base + start, Int32(one), n - start) else { break }
@@ -396,25 +399,27 @@ indirect enum RegexNode {
     }
 
     /// The bytes a match can start with, and whether it can be empty; nil when unknown.
-    static func first(_ n: RegexNode) -> (set: ByteSet, nullable: Bool)? {
+    /// `bolImpossible`: at a position past 0, where `^` matches nothing (a dead end, not unknown).
+    static func first(_ n: RegexNode, bolImpossible: Bool = false) -> (set: ByteSet, nullable: Bool)? {
         switch n {
         case .empty: return (ByteSet(), true)
         case .lit(let l): return l.isEmpty ? (ByteSet(), true) : (ByteSet.of([l[0]]), false)
         case .set(let s): return (s, false)
         case .any: return (ByteSet.notLineEnd, false)
-        case .bol, .eol, .wordBoundary, .look: return nil
-        case .group(let x, _): return first(x)
+        case .bol: return bolImpossible ? (ByteSet(), false) : nil
+        case .eol, .wordBoundary, .look: return nil
+        case .group(let x, _): return first(x, bolImpossible: bolImpossible)
         case .rep(let x, let mn, _, _):
-            guard let f = first(x) else { return nil }
+            guard let f = first(x, bolImpossible: bolImpossible) else { return nil }
             return (f.set, f.nullable || mn == 0)
         case .alt(let xs):
             var s = ByteSet(), nullable = false
-            for x in xs { guard let f = first(x) else { return nil }; s.formUnion(f.set); nullable = nullable || f.nullable }
+            for x in xs { guard let f = first(x, bolImpossible: bolImpossible) else { return nil }; s.formUnion(f.set); nullable = nullable || f.nullable }
             return (s, nullable)
         case .concat(let xs):
             var s = ByteSet()
             for x in xs {
-                guard let f = first(x) else { return nil }
+                guard let f = first(x, bolImpossible: bolImpossible) else { return nil }
                 s.formUnion(f.set)
                 if !f.nullable { return (s, false) }
             }

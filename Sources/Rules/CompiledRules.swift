@@ -271,7 +271,13 @@ public final class CompiledRules: @unchecked Sendable {
         literals = lits
         signalsForLiteral = sigs
         extraTagForLiteral = tags
-        regexes = rules.map { $0.signals.map { LazyRegex($0.regex) } }
+        // one LazyRegex per distinct pattern: rules that share a signal regex share its compiled
+        // form, and the engine's per-line memo (keyed by instance) runs it once per line
+        var interned: [String: LazyRegex] = [:]
+        regexes = rules.map { $0.signals.map { sig in
+            if let r = interned[sig.regex] { return r }
+            let r = LazyRegex(sig.regex); interned[sig.regex] = r; return r
+        } }
     }
 
     public func regex(_ ref: SignalRef) -> LazyRegex { regexes[ref.rule][ref.signal] }
