@@ -85,9 +85,17 @@ public final class ByteRegex: @unchecked Sendable {
         }
     }
 
-    /// Match attempt steps allowed per line: generous for real lines, and a hostile pattern or
-    /// line stops here (counted as no match and reported as an overrun) instead of running away.
-    static func budget(_ n: Int) -> Int { max(100_000, 50 * n) }
+    /// A match attempt may run as long as an ICU one (`LazyRegex.matchBudget`, 0.1 s: the clock
+    /// is read every `clockEvery` steps) and at most `stepsPerByte` steps per byte of the line
+    /// (at least `minSteps`), whichever ends first. Past that it counts as no match and as an
+    /// overrun. Real lines, even 64 KiB ones, finish far inside both; a hostile pattern or line
+    /// stops there instead of running away, in debug builds as quickly as in release ones.
+    static let clockEvery = 65_536
+    static let stepsPerByte = 400      // the shipped rules need at most ~60 on long real lines
+    static let minSteps = 1_000_000
+    /// The time part (tests that check the step cap alone raise it; debug builds are slow).
+    nonisolated(unsafe) static var timeBudget = LazyRegex.matchBudget
+    static func budget(_ n: Int) -> Int { max(minSteps, stepsPerByte * n) }
 
     public enum Result {
         case match([(String, String)])
@@ -161,6 +169,9 @@ public final class ByteRegex: @unchecked Sendable {
         let caps: UnsafeMutablePointer<Int>
         var steps = 0
         let budget: Int
+        /// Steps at which the clock is read next; the time the first reading saw.
+        var checkAt = ByteRegex.clockEvery
+        var startedAt: Double = -1
         var overran = false
         /// Backtracking frames, shared by every start position and look-around of one call
         /// (a look-around runs above its caller's frames).
@@ -176,6 +187,17 @@ public final class ByteRegex: @unchecked Sendable {
         }
 
         func release() { caps.deallocate(); stack.deallocate() }
+
+        /// Called every `clockEvery` steps: past the step cap, or 0.1 s after the first check.
+        mutating func outOfBudget(_ steps: Int) -> Bool {
+            checkAt = steps + ByteRegex.clockEvery
+            if steps > budget { return true }
+            var ts = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &ts)
+            let now = Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+            if startedAt < 0 { startedAt = now; return false }
+            return now - startedAt > ByteRegex.timeBudget
+        }
 
         @inline(__always) static func isWord(_ b: UInt8) -> Bool {
             (b >= 48 && b <= 57) || (b >= 65 && b <= 90) || (b >= 97 && b <= 122) || b == 95
@@ -210,7 +232,7 @@ public final class ByteRegex: @unchecked Sendable {
         mutating func run(_ prog: UnsafePointer<Inst>, _ sets: UnsafePointer<UInt64>, _ pool: UnsafePointer<UInt8>,
                           _ pc0: Int, _ start: Int, requireEnd: Int, base: Int) -> Int {
             let n = text.count
-            let text = self.text, caps = self.caps, budget = self.budget
+            let text = self.text, caps = self.caps
             var steps = self.steps
             var stack = self.stack, capacity = self.stackCapacity
             defer { self.steps = steps; self.stack = stack; self.stackCapacity = capacity }
@@ -227,7 +249,9 @@ public final class ByteRegex: @unchecked Sendable {
             var pc = pc0, sp = start
             while true {
                 steps += 1
-                if steps > budget { overran = true; return -1 }
+                if steps > checkAt {
+                    if outOfBudget(steps) { overran = true; return -1 }
+                }
                 let ins = prog[pc]
                 var ok = false
                 switch ins.op {
@@ -398,7 +422,8 @@ indirect enum RegexNode {
         }
     }
 
-    /// The bytes a match can start with, and whether it can be empty; nil when unknown.
+    /// The bytes a match can start with, and whether it can be empty; nil when unknown. The set
+    /// is a necessary condition on the byte at the start (used only to skip positions).
     /// `bolImpossible`: at a position past 0, where `^` matches nothing (a dead end, not unknown).
     static func first(_ n: RegexNode, bolImpossible: Bool = false) -> (set: ByteSet, nullable: Bool)? {
         switch n {
@@ -407,6 +432,11 @@ indirect enum RegexNode {
         case .set(let s): return (s, false)
         case .any: return (ByteSet.notLineEnd, false)
         case .bol: return bolImpossible ? (ByteSet(), false) : nil
+        case .look(let body, true, false):
+            // a positive look-ahead matches only where its body can start: a necessary byte set
+            // (what follows it starts at the same position and may narrow it further)
+            guard let f = first(body, bolImpossible: bolImpossible), !f.nullable else { return nil }
+            return (f.set, false)
         case .eol, .wordBoundary, .look: return nil
         case .group(let x, _): return first(x, bolImpossible: bolImpossible)
         case .rep(let x, let mn, _, _):
