@@ -173,20 +173,28 @@ public final class Engine {
         }
         var message = entry.message
         if message.utf8.count > Self.maxRegexInput { message = String(decoding: Array(message.utf8.prefix(Self.maxRegexInput)), as: UTF8.self) }
-        let text = Unescape.nested(message)   // also one line: CR / LF become spaces
+        // Unescaped (and made one line) only when needed: a repeated message hits the regex
+        // cache, which is keyed by the raw message, and skips it.
+        var unescaped: String?
+        let text = { () -> String in
+            if let t = unescaped { return t }
+            let t = Unescape.nested(message)
+            unescaped = t
+            return t
+        }
         var literalIDs = literalIDs
         if literalIDs.contains(where: { compiled.extraTagForLiteral[Int($0)] == Self.byteArrayTag }) {
-            literalIDs = literalsInMessage(text, adding: literalIDs)
+            literalIDs = literalsInMessage(text(), adding: literalIDs)
         }
         var refs: [SignalRef] = []
         for id in literalIDs {
             let i = Int(id)
-            if let tag = compiled.extraTagForLiteral[i], let tr = Tracker(rawValue: tag) { track(tr, text: text, entry: entry, pos: pos) }
+            if let tag = compiled.extraTagForLiteral[i], let tr = Tracker(rawValue: tag) { track(tr, text: text(), entry: entry, pos: pos) }
             for r in compiled.signalsForLiteral[i] where !refs.contains(r) { refs.append(r) }
         }
         // Rules in file order, signals in rule order: deterministic grouping.
         refs.sort { ($0.rule, $0.signal) < ($1.rule, $1.signal) }
-        let matches = matchSignals(refs, text: text, level: entry.level)
+        let matches = matchSignals(refs, message: message, text: text, level: entry.level)
         let countedRules = Set(matches.compactMap { compiled.rules[$0.0.rule].signals[$0.0.signal].context ? nil : $0.0.rule })
         for (ref, ents) in matches {
             stats.signals += 1
@@ -207,9 +215,12 @@ public final class Engine {
         let refs: [SignalRef]
     }
 
-    private func matchSignals(_ refs: [SignalRef], text: String, level: String?) -> [(SignalRef, Entities)] {
-        let key = CacheKey(text: Self.cacheKey(text), level: level, refs: refs)
+    /// `text()`: the message unescaped, what the regexes run on; the cache is keyed by the raw
+    /// `message` (the unescaping is a function of it).
+    private func matchSignals(_ refs: [SignalRef], message: String, text makeText: () -> String, level: String?) -> [(SignalRef, Entities)] {
+        let key = CacheKey(text: Self.cacheKey(message), level: level, refs: refs)
         if let hit = cache[key] { return hit }
+        let text = makeText()
         var out: [(SignalRef, Entities)] = []
         var ns: NSString?
         let bytes = Array(text.utf8)
