@@ -175,16 +175,16 @@ public final class Engine {
         if message.utf8.count > Self.maxRegexInput { message = String(decoding: Array(message.utf8.prefix(Self.maxRegexInput)), as: UTF8.self) }
         // Unescaped (and made one line) only when needed: a repeated message hits the regex
         // cache, which is keyed by the raw message, and skips it.
-        var unescaped: String?
-        let text = { () -> String in
-            if let t = unescaped { return t }
-            let t = Unescape.nested(message)
-            unescaped = t
-            return t
+        var unescaped: Unescaped?
+        let text = { () -> Unescaped in
+            if let u = unescaped { return u }
+            let u = Unescaped(Unescape.nested(message))
+            unescaped = u
+            return u
         }
         var literalIDs = literalIDs
         if literalIDs.contains(where: { compiled.extraTagForLiteral[Int($0)] == Self.byteArrayTag }) {
-            literalIDs = literalsInMessage(text(), adding: literalIDs)
+            literalIDs = literalsInMessage(text().string, adding: literalIDs)
         }
         var refs: [SignalRef] = []
         for id in literalIDs {
@@ -203,6 +203,18 @@ public final class Engine {
         }
     }
 
+    /// A message as the regexes see it: unescaped, one line, and its bytes (built once per line).
+    struct Unescaped {
+        let string: String
+        let bytes: [UInt8]
+        let ascii: Bool
+        init(_ s: String) {
+            string = s
+            bytes = Array(s.utf8)
+            ascii = bytes.withUnsafeBufferPointer(ByteRegex.isASCII)
+        }
+    }
+
     /// Regex results per distinct message (after its timestamp header): floods of one error
     /// repeat the same text, and the regexes are the expensive part. Bounded by `maxCache`.
     public static let maxCache = 1024
@@ -217,15 +229,13 @@ public final class Engine {
 
     /// `text()`: the message unescaped, what the regexes run on; the cache is keyed by the raw
     /// `message` (the unescaping is a function of it).
-    private func matchSignals(_ refs: [SignalRef], message: String, text makeText: () -> String, level: String?) -> [(SignalRef, Entities)] {
+    private func matchSignals(_ refs: [SignalRef], message: String, text makeText: () -> Unescaped, level: String?) -> [(SignalRef, Entities)] {
         let key = CacheKey(text: Self.cacheKey(message), level: level, refs: refs)
         if let hit = cache[key] { return hit }
-        let text = makeText()
+        let u = makeText(), text = u.string, ascii = u.ascii
         var out: [(SignalRef, Entities)] = []
         var ns: NSString?
-        let bytes = Array(text.utf8)
-        bytes.withUnsafeBufferPointer { p in
-            let ascii = ByteRegex.isASCII(p)
+        u.bytes.withUnsafeBufferPointer { p in
             // signals of several rules may share one regex (one instance): match it once per line
             var memo: [(LazyRegex, Entities?)] = []
             for ref in refs {
@@ -268,10 +278,9 @@ public final class Engine {
         "\(pos.source)|\(e.host ?? "")|\(e.pid.map(String.init) ?? "")"
     }
 
-    private func track(_ t: Tracker, text: String, entry: LogEntry, pos: SourcePos) {
-        let bytes = Array(text.utf8)
-        guard let caps = bytes.withUnsafeBufferPointer({ p in
-            t.regex.firstMatch(bytes: p, isASCII: ByteRegex.isASCII(p), string: { text as NSString })
+    private func track(_ t: Tracker, text u: Unescaped, entry: LogEntry, pos: SourcePos) {
+        guard let caps = u.bytes.withUnsafeBufferPointer({ p in
+            t.regex.firstMatch(bytes: p, isASCII: u.ascii, string: { u.string as NSString })
         }) else { return }
         let v = Dictionary(caps, uniquingKeysWith: { a, _ in a })
         switch t {
@@ -438,6 +447,7 @@ public final class Engine {
 
     /// The verdicts for everything ingested so far. Does not consume state (follow mode asks repeatedly).
     public func verdicts() -> [Verdict] {
+        stats.regexBudgetOverruns = regexBudgetOverruns   // every report asks for verdicts first
         let rules = compiled.rules
         // 1. merge groups of one rule that share an entity; unknown-key groups join a lone keyed group
         var byRule: [Int: [Group]] = [:]

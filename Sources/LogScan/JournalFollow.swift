@@ -112,7 +112,6 @@ public final class VerdictStream {
     /// The closing report: the full text report, the JSON document, or a jsonl summary line.
     public func summary(stopped: Bool) -> String {
         let verdicts = current()
-        engine.stats.regexBudgetOverruns = engine.regexBudgetOverruns
         if format == .json { return Renderer.json(verdicts, stats: engine.stats) }
         if format == .jsonl {
             return "{\"summary\":{\"stopped\":\(stopped),\"verdicts\":\(verdicts.count),\"rules\":"

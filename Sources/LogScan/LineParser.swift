@@ -1,4 +1,5 @@
 import Foundation
+import Rules
 
 /// The shape a line was recognised as.
 public enum LineFormat: String, Sendable {
@@ -201,21 +202,16 @@ public enum LineParser {
 
     /// The value of ` level=` in a logfmt message (bytes, not Foundation: runs per candidate line).
     static func logfmtLevel(_ message: String) -> String? {
-        let key = Array(" level=".utf8)
-        return message.utf8.withContiguousStorageIfAvailable { p -> String? in
-            guard p.count >= key.count else { return nil }
-            var i = 0
-            while i + key.count <= p.count {
-                if p[i] == 0x20 && p[i + 1] == 0x6C, Array(p[i..<(i + key.count)]) == key {
-                    var e = i + key.count
-                    while e < p.count && p[e] != 0x20 { e += 1 }
-                    return String(decoding: UnsafeBufferPointer(rebasing: p[(i + key.count)..<e]), as: UTF8.self)
-                }
-                i += 1
-            }
-            return nil
-        } ?? nil
+        var m = message
+        return m.withUTF8 { p -> String? in
+            guard let at = LazyRegex.firstIndex(of: levelKey, in: p) else { return nil }
+            let start = at + levelKey.count
+            var e = start
+            while e < p.count && p[e] != 0x20 { e += 1 }
+            return String(decoding: UnsafeBufferPointer(rebasing: p[start..<e]), as: UTF8.self)
+        }
     }
+    static let levelKey = Array(" level=".utf8)
 
     static func normalizeLevel(_ s: String) -> String {
         // the spellings logs use, without Foundation (this runs per candidate line)

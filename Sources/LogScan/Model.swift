@@ -108,7 +108,7 @@ public struct ScanStats: Sendable {
     public var benignRecognised = 0
     /// Rule regex match attempts stopped by `LazyRegex.matchBudget` or `ByteRegex.budget` (counted as no match): a
     /// non-zero value means some lines may have been missed by a slow (backtracking) rule regex.
-    /// Filled in from `Engine.regexBudgetOverruns` before the stats are rendered.
+    /// Refreshed from `Engine.regexBudgetOverruns` by `Engine.verdicts()`.
     public var regexBudgetOverruns = 0
     public init() {}
 }

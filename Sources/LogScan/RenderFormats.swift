@@ -54,27 +54,23 @@ extension Renderer {
             "{rule=\"\(promLabel(k.rule))\",severity=\"\(promLabel(k.severity.description))\",component=\"\(promLabel(k.component))\"}"
         }
         var s = ""
-        s += "# HELP logscan_verdict_active Open root-cause verdicts found by logscan, per rule, severity and component.\n"
-        s += "# TYPE logscan_verdict_active gauge\n"
-        for k in active.keys.sorted() { s += "logscan_verdict_active\(labels(k)) \(active[k]!)\n" }
-        s += "# HELP logscan_verdict_events_total Log events counted toward the open verdicts.\n"
-        s += "# TYPE logscan_verdict_events_total counter\n"
-        for k in events.keys.sorted() { s += "logscan_verdict_events_total\(labels(k)) \(events[k]!)\n" }
-        s += "# HELP logscan_last_run_timestamp_seconds Unix time at which the last logscan run finished.\n"
-        s += "# TYPE logscan_last_run_timestamp_seconds gauge\n"
-        s += "logscan_last_run_timestamp_seconds \(String(format: "%.3f", run.timestamp))\n"
-        s += "# HELP logscan_last_run_success Whether the last logscan run read all its inputs (1) or failed (0).\n"
-        s += "# TYPE logscan_last_run_success gauge\n"
-        s += "logscan_last_run_success \(run.success ? 1 : 0)\n"
-        s += "# HELP logscan_lines_scanned_total Log lines read by logscan.\n"
-        s += "# TYPE logscan_lines_scanned_total counter\n"
-        s += "logscan_lines_scanned_total \(run.linesTotal)\n"
-        s += "# HELP logscan_bytes_scanned_total Log bytes read by logscan.\n"
-        s += "# TYPE logscan_bytes_scanned_total counter\n"
-        s += "logscan_bytes_scanned_total \(run.bytesTotal)\n"
-        s += "# HELP logscan_unparsed_lines_total Lines logscan could not read as text (over-long, NUL bytes, invalid UTF-8).\n"
-        s += "# TYPE logscan_unparsed_lines_total counter\n"
-        s += "logscan_unparsed_lines_total \(run.unparsedTotal)\n"
+        /// One metric: its HELP and TYPE lines, then its samples.
+        func metric(_ name: String, _ type: String, _ help: String, _ samples: [(labels: String, value: String)]) {
+            s += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+            for (l, v) in samples { s += "\(name)\(l) \(v)\n" }
+        }
+        metric("logscan_verdict_active", "gauge", "Open root-cause verdicts found by logscan, per rule, severity and component.",
+               active.keys.sorted().map { (labels($0), "\(active[$0]!)") })
+        metric("logscan_verdict_events_total", "counter", "Log events counted toward the open verdicts.",
+               events.keys.sorted().map { (labels($0), "\(events[$0]!)") })
+        metric("logscan_last_run_timestamp_seconds", "gauge", "Unix time at which the last logscan run finished.",
+               [("", String(format: "%.3f", run.timestamp))])
+        metric("logscan_last_run_success", "gauge", "Whether the last logscan run read all its inputs (1) or failed (0).",
+               [("", run.success ? "1" : "0")])
+        metric("logscan_lines_scanned_total", "counter", "Log lines read by logscan.", [("", "\(run.linesTotal)")])
+        metric("logscan_bytes_scanned_total", "counter", "Log bytes read by logscan.", [("", "\(run.bytesTotal)")])
+        metric("logscan_unparsed_lines_total", "counter",
+               "Lines logscan could not read as text (over-long, NUL bytes, invalid UTF-8).", [("", "\(run.unparsedTotal)")])
         return s
     }
 

@@ -50,7 +50,6 @@ struct Scan: ParsableCommand {
         let all = engine.verdicts()
         let verdicts = includeBenign ? all : all.filter { $0.family != "benign" }
         engine.stats.benignRecognised = all.filter { $0.family == "benign" }.reduce(0) { $0 + $1.count }
-        engine.stats.regexBudgetOverruns = engine.regexBudgetOverruns
         // prints in --format, writes --textfile, then commits --state (StateOptions.swift)
         let shown = session.emit(verdicts, stats: engine.stats, rules: catalog.rules, format: format, color: color)
         if shown.contains(where: { $0.severity >= failOn }) { throw ExitCode(1) }

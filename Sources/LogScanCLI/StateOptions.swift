@@ -115,7 +115,7 @@ final class StateSession {
     /// new / ongoing / resolved from the saved findings, and this run's metrics.
     private func lifecycle(_ verdicts: [Verdict], stats: ScanStats, rules: [Rule]) -> ([Verdict], RunMetrics) {
         guard let tracker else { return (verdicts, RunMetrics(stats: stats)) }
-        let all = tracker.lifecycle(verdicts, rules: rules, resolveAfter: StateOptions.seconds(options.resolveAfter) ?? 3600)
+        let all = tracker.lifecycle(verdicts, rules: rules, resolveAfter: resolveAfter)
         tracker.finishRun(stats: stats)
         return (all, RunMetrics(timestamp: tracker.now, success: true, linesTotal: tracker.state.linesTotal,
                                 bytesTotal: tracker.state.bytesTotal, unparsedTotal: tracker.state.unparsedTotal))
@@ -135,6 +135,9 @@ final class StateSession {
         }
     }
 
+    /// `--resolve-after` in seconds (validated by `StateOptions.validate`).
+    private var resolveAfter: Double { StateOptions.seconds(options.resolveAfter) ?? 3600 }
+
     // MARK: --follow
 
     /// The state as this run found it (text files and journal history already read): every
@@ -149,7 +152,7 @@ final class StateSession {
     func followAnnotator(rules: [Rule]) -> (([Verdict]) -> [Verdict])? {
         guard let tracker else { return nil }
         let before = tracker.state
-        let resolveAfter = StateOptions.seconds(options.resolveAfter) ?? 3600
+        let resolveAfter = self.resolveAfter
         return { verdicts in
             StateTracker(state: before).lifecycle(verdicts, rules: rules, resolveAfter: resolveAfter)
                 .filter { $0.status != "resolved" && !$0.evidence.isEmpty }
@@ -170,16 +173,11 @@ final class StateSession {
         if !force && now - lastCheckpoint < Self.idleCheckpointSeconds { return }
         lastCheckpoint = now
         let verdicts = current()
-        guard let base = followBaseline else {
-            // textfile only: metrics of this run so far
-            if let tf = options.textfile {
-                do { try AtomicFile.write(Array(Renderer.prometheus(verdicts, run: RunMetrics(stats: stats)).utf8), to: tf, what: "textfile") } catch { fail("\(error)") }
-            }
-            return
-        }
+        // textfile only: metrics of this run so far
+        guard let base = followBaseline else { return write(verdicts, run: RunMetrics(stats: stats), state: nil) }
         let t = StateTracker(state: base, now: now)
         if let cursor { t.recordJournalCursor(cursor) }
-        let all = t.lifecycle(verdicts, rules: rules, resolveAfter: StateOptions.seconds(options.resolveAfter) ?? 3600)
+        let all = t.lifecycle(verdicts, rules: rules, resolveAfter: resolveAfter)
         t.finishRun(stats: stats)
         let run = RunMetrics(timestamp: now, success: true, linesTotal: t.state.linesTotal,
                              bytesTotal: t.state.bytesTotal, unparsedTotal: t.state.unparsedTotal)

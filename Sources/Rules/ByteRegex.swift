@@ -37,12 +37,11 @@ public final class ByteRegex: @unchecked Sendable {
         var maxLen: Int
     }
 
-    let prog: [Inst]
-    let sets: [UInt64]          // 4 words (256 bits) per class
-    let pool: [UInt8]           // literal runs
     let looks: [Look]
-    /// The same, as raw buffers: the matcher reads them without array bounds or retain traffic.
+    /// The program, its classes (4 words, 256 bits, each) and literal runs, as raw buffers: the
+    /// matcher reads them without array bounds checks or retain traffic.
     let progPtr: UnsafeMutablePointer<Inst>
+    let progCount: Int
     let setsPtr: UnsafeMutablePointer<UInt64>
     let poolPtr: UnsafeMutablePointer<UInt8>
     let slots: Int
@@ -55,7 +54,7 @@ public final class ByteRegex: @unchecked Sendable {
     let firstByte: UInt8?
 
     deinit {
-        progPtr.deinitialize(count: prog.count); progPtr.deallocate()
+        progPtr.deinitialize(count: progCount); progPtr.deallocate()
         setsPtr.deallocate(); poolPtr.deallocate()
     }
 
@@ -67,10 +66,11 @@ public final class ByteRegex: @unchecked Sendable {
         guard let ast = p.parseTop() else { return nil }
         var c = RegexCompiler()
         guard c.compileTop(ast), c.prog.count <= Self.maxProgram else { return nil }
-        prog = c.prog; sets = c.sets; pool = c.pool; looks = c.looks
-        progPtr = .allocate(capacity: max(1, prog.count)); progPtr.initialize(from: prog, count: prog.count)
-        setsPtr = .allocate(capacity: max(1, sets.count)); setsPtr.initialize(from: sets, count: sets.count)
-        poolPtr = .allocate(capacity: max(1, pool.count)); poolPtr.initialize(from: pool, count: pool.count)
+        looks = c.looks
+        progCount = c.prog.count
+        progPtr = .allocate(capacity: max(1, c.prog.count)); progPtr.initialize(from: c.prog, count: c.prog.count)
+        setsPtr = .allocate(capacity: max(1, c.sets.count)); setsPtr.initialize(from: c.sets, count: c.sets.count)
+        poolPtr = .allocate(capacity: max(1, c.pool.count)); poolPtr.initialize(from: c.pool, count: c.pool.count)
         slots = 2 * (p.groupCount + 1)
         groups = p.names
         anchored = RegexNode.startsAnchored(ast)

@@ -35,20 +35,25 @@ public final class LazyRegex: @unchecked Sendable {
         return true
     }
 
-    /// memchr for the first byte, memcmp for the rest (glibc's memmem is not exported to Swift).
     static func contains(_ hay: UnsafeBufferPointer<UInt8>, _ needle: [UInt8]) -> Bool {
-        guard let base = hay.baseAddress, !needle.isEmpty, hay.count >= needle.count else { return needle.isEmpty }
+        needle.isEmpty || firstIndex(of: needle, in: hay) != nil
+    }
+
+    /// Where `needle` first occurs in `hay`: memchr for its first byte, memcmp for the rest
+    /// (glibc's memmem is not exported to Swift).
+    public static func firstIndex(of needle: [UInt8], in hay: UnsafeBufferPointer<UInt8>) -> Int? {
+        guard let base = hay.baseAddress, !needle.isEmpty, hay.count >= needle.count else { return nil }
         let first = Int32(needle[0])
         var i = 0
         let last = hay.count - needle.count
         return needle.withUnsafeBufferPointer { nd in
             while i <= last {
-                guard let p = memchr(base + i, first, last - i + 1) else { return false }
+                guard let p = memchr(base + i, first, last - i + 1) else { return nil }
                 let at = UnsafePointer<UInt8>(p.assumingMemoryBound(to: UInt8.self)) - base
-                if memcmp(base + at, nd.baseAddress!, nd.count) == 0 { return true }
+                if memcmp(base + at, nd.baseAddress!, nd.count) == 0 { return at }
                 i = at + 1
             }
-            return false
+            return nil
         }
     }
 
